@@ -1,0 +1,307 @@
+"""The register's domain objects.
+
+Plain dataclasses with explicit JSON round-tripping, so every storage backend stores the same documents
+(the embedded store behaves like Cosmos, not like a bag of live objects).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Subject(StrEnum):
+    PERSON = "person"
+    PROPERTY = "property"
+    PERSON_AND_PROPERTY = "person_and_property"
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    LIFTED = "lifted"
+    EXPIRED = "expired"
+
+
+class Restriction(StrEnum):
+    """The menu of restrictions in the policy (domain.md). Codes are the import format's codes."""
+
+    SINGLE_POINT_OF_CONTACT = "single_point_of_contact"
+    WRITTEN_CONTACT_ONLY = "written_contact_only"
+    PHONE_LIMITS = "phone_limits"
+    NO_LONE_VISITS = "no_lone_visits"
+    OFFICE_APPOINTMENTS_ONLY = "office_appointments_only"
+    PREMISES_EXCLUSION = "premises_exclusion"
+    CORRESPONDENCE_ON_FILE = "correspondence_on_file"
+    OTHER = "other"
+
+
+class Outcome(StrEnum):
+    """Exactly one outcome per check (domain.md, 'What a check shows')."""
+
+    ALERT = "alert"
+    BUILDING = "building"
+    PENDING = "pending"
+    AMBIGUOUS = "ambiguous"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A UK address in its parts. `text` is the address as entered; the other fields are normalised
+    (upper case, abbreviations expanded, postcode as 'PR7 1AA')."""
+
+    text: str = ""
+    saon: str = ""  # flat / sub-building: 'FLAT 2', 'GROUND FLOOR FLAT', 'UNIT 4'
+    paon: str = ""  # number or building name: '12', '39A', '12-14', 'LOLANO HOUSE'
+    street: str = ""
+    locality: str = ""
+    town: str = ""
+    postcode: str = ""
+    uprn: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Address | None:
+        if not data:
+            return None
+        return cls(**{k: str(data.get(k) or "") for k in cls.__dataclass_fields__})
+
+    def display(self) -> str:
+        """One line for a card or a CLI row: 'Flat 2, 12 High Street, Chorley, PR7 1AA'."""
+        first = " ".join(p for p in (self.paon, self.street) if p)
+        parts = [self.saon, first, self.locality, self.town]
+        line = ", ".join(_title(p) for p in parts if p)
+        if self.postcode:
+            line = f"{line}, {self.postcode}" if line else self.postcode
+        return line or self.text
+
+
+def _title(part: str) -> str:
+    # 'FLAT 2' -> 'Flat 2', '39A' stays '39A', "ST. JOHN'S" -> "St. John's"
+    return " ".join(w if any(c.isdigit() for c in w) else w.capitalize() for w in part.split())
+
+
+def _d(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def _dt(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@dataclass(slots=True)
+class Entry:
+    """A register entry: restrictions applied to a person, a property, or both."""
+
+    ref: str
+    subject: Subject
+    status: Status
+    person_name: str = ""
+    aliases: list[str] = field(default_factory=list)
+    address: Address | None = None
+    restrictions: list[Restriction] = field(default_factory=list)
+    guidance: str = ""
+    contact: str = ""
+    decided_on: date | None = None
+    review_on: date | None = None
+    expires_on: date | None = None
+    incident_refs: list[str] = field(default_factory=list)
+    updated_at: datetime | None = None
+
+    def is_live(self, today: date) -> bool:
+        """Active and inside its dates. Expiry is decided by date, never by a store's TTL: at the review date the
+        restriction lapses unless a review extends it (domain.md)."""
+        if self.status is not Status.ACTIVE:
+            return False
+        if self.review_on and today > self.review_on:
+            return False
+        if self.expires_on and today > self.expires_on:
+            return False
+        return True
+
+    def is_awaiting_decision(self) -> bool:
+        return self.status is Status.PENDING
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "subject": self.subject.value,
+            "status": self.status.value,
+            "person_name": self.person_name,
+            "aliases": list(self.aliases),
+            "address": self.address.to_dict() if self.address else None,
+            "restrictions": [r.value for r in self.restrictions],
+            "guidance": self.guidance,
+            "contact": self.contact,
+            "decided_on": _iso(self.decided_on),
+            "review_on": _iso(self.review_on),
+            "expires_on": _iso(self.expires_on),
+            "incident_refs": list(self.incident_refs),
+            "updated_at": _iso(self.updated_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Entry:
+        return cls(
+            ref=data["ref"],
+            subject=Subject(data["subject"]),
+            status=Status(data["status"]),
+            person_name=data.get("person_name") or "",
+            aliases=list(data.get("aliases") or []),
+            address=Address.from_dict(data.get("address")),
+            restrictions=[Restriction(r) for r in data.get("restrictions") or []],
+            guidance=data.get("guidance") or "",
+            contact=data.get("contact") or "",
+            decided_on=_d(data.get("decided_on")),
+            review_on=_d(data.get("review_on")),
+            expires_on=_d(data.get("expires_on")),
+            incident_refs=list(data.get("incident_refs") or []),
+            updated_at=_dt(data.get("updated_at")),
+        )
+
+
+class IncidentStatus(StrEnum):
+    PENDING = "pending"  # reported, awaiting a decision
+    DECIDED = "decided"  # an entry was made or amended from it
+    REJECTED = "rejected"
+
+
+@dataclass(slots=True)
+class Incident:
+    """An incident report. Minimal for now; the reporting flow extends it. The narrative is never shown by a check."""
+
+    ref: str
+    address: Address | None
+    reported_at: datetime
+    status: IncidentStatus = IncidentStatus.PENDING
+    manager_contact: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "address": self.address.to_dict() if self.address else None,
+            "reported_at": _iso(self.reported_at),
+            "status": self.status.value,
+            "manager_contact": self.manager_contact,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Incident:
+        reported_at = _dt(data.get("reported_at"))
+        assert reported_at is not None, "an incident always has reported_at"
+        return cls(
+            ref=data["ref"],
+            address=Address.from_dict(data.get("address")),
+            reported_at=reported_at,
+            status=IncidentStatus(data.get("status") or "pending"),
+            manager_contact=data.get("manager_contact") or "",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did something: the Teams user id, the Entra (AAD) object id and the display name."""
+
+    user_id: str
+    aad_object_id: str = ""
+    name: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Actor:
+        return cls(user_id=data.get("user_id", ""), aad_object_id=data.get("aad_object_id", ""),
+                   name=data.get("name", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One line of the append-only audit trail: who, when, what was asked, what was shown."""
+
+    id: str
+    at: datetime
+    actor: Actor
+    action: str  # 'check', 'import', 'export', ...
+    query: str = ""
+    conversation_type: str = ""  # personal | groupChat | channel | cli
+    outcome: str = ""
+    refs: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "actor": self.actor.to_dict(),
+            "action": self.action,
+            "query": self.query,
+            "conversation_type": self.conversation_type,
+            "outcome": self.outcome,
+            "refs": list(self.refs),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditRecord:
+        at = _dt(data["at"])
+        assert at is not None
+        return cls(
+            id=data["id"],
+            at=at,
+            actor=Actor.from_dict(data.get("actor") or {}),
+            action=data.get("action", ""),
+            query=data.get("query", ""),
+            conversation_type=data.get("conversation_type", ""),
+            outcome=data.get("outcome", ""),
+            refs=tuple(data.get("refs") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRef:
+    """Enough to message a user proactively later (approvals, reminders). `reference` is the host's own
+    conversation-reference document, kept opaque here so the domain stays host-agnostic."""
+
+    user_id: str
+    tenant_id: str
+    aad_object_id: str
+    reference: dict[str, Any]
+    updated_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "tenant_id": self.tenant_id,
+            "aad_object_id": self.aad_object_id,
+            "reference": self.reference,
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConversationRef:
+        updated_at = _dt(data["updated_at"])
+        assert updated_at is not None
+        return cls(
+            user_id=data["user_id"],
+            tenant_id=data.get("tenant_id", ""),
+            aad_object_id=data.get("aad_object_id", ""),
+            reference=dict(data.get("reference") or {}),
+            updated_at=updated_at,
+        )

@@ -1,0 +1,81 @@
+"""The storage protocol the register needs.
+
+Shaped for Cosmos DB (string ids, one partition key per kind of document, etags for optimistic concurrency) and
+met by the embedded SQLite backend too; both pass the same contract suite (tests/storage_contract.py).
+
+A lost race is a normal outcome, returned as `Conflict`, never an exception and never a silent overwrite.
+An unreachable backend raises `StoreUnavailable`: the caller tells the user to try again, and nothing is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, Literal, Protocol, TypeVar
+
+from register.model import AuditRecord, ConversationRef, Entry, Incident
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Saved(Generic[T]):
+    value: T
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """The write did not happen: `exists` (create of an id already there) or `changed` (the etag is stale:
+    someone else changed the document since it was read), or `missing` (replace of a document that is gone)."""
+
+    reason: Literal["exists", "changed", "missing"]
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """Documents written since a cursor. `cursor` is opaque; pass it back to get what came after."""
+
+    entries: list[Entry] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)
+    cursor: str = ""
+
+
+class StoreUnavailable(Exception):
+    """The backend cannot be reached or answered too slowly. Safe to retry later."""
+
+
+class Store(Protocol):
+    async def ping(self) -> None:
+        """Return if the store is reachable and set up; raise StoreUnavailable otherwise."""
+
+    async def close(self) -> None: ...
+
+    # entries (partition: the entry ref)
+    async def get_entry(self, ref: str) -> Saved[Entry] | None: ...
+    async def create_entry(self, entry: Entry) -> Saved[Entry] | Conflict: ...
+    async def replace_entry(self, entry: Entry, etag: str) -> Saved[Entry] | Conflict: ...
+    async def list_entries(self) -> list[Entry]: ...
+
+    # incidents (partition: the incident ref)
+    async def get_incident(self, ref: str) -> Saved[Incident] | None: ...
+    async def create_incident(self, incident: Incident) -> Saved[Incident] | Conflict: ...
+    async def replace_incident(self, incident: Incident, etag: str) -> Saved[Incident] | Conflict: ...
+    async def list_incidents(self) -> list[Incident]: ...
+
+    async def changes_since(self, cursor: str | None) -> Changes:
+        """Entries and incidents written after `cursor` (all of them when cursor is None), oldest first.
+        This is how an instance's lookup index learns of writes made by other instances."""
+
+    # audit (append-only: no update, no delete)
+    async def append_audit(self, record: AuditRecord) -> None: ...
+    async def list_audit(
+        self, *, ref: str | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> list[AuditRecord]: ...
+
+    # conversation references (partition: the user id)
+    async def save_conversation_ref(self, ref: ConversationRef) -> None: ...
+    async def get_conversation_ref(self, user_id: str) -> ConversationRef | None: ...
+
+    async def next_number(self, name: str) -> int:
+        """A counter that never gives the same number twice, even to two instances at once (etag retry)."""

@@ -1,0 +1,272 @@
+"""Embedded store: one SQLite file, so the bot runs on a laptop with nothing else installed.
+
+Documents are stored as JSON (like Cosmos), each with an etag; a global sequence number on every write gives
+`changes_since` for other processes sharing the file (the bot and `register-admin`). All calls run on one
+worker thread that owns the connection; the event loop never blocks on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from register.model import AuditRecord, ConversationRef, Entry, Incident
+from register.store import Changes, Conflict, Saved, StoreUnavailable
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    kind TEXT NOT NULL,
+    id   TEXT NOT NULL,
+    body TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    seq  INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE INDEX IF NOT EXISTS docs_seq ON docs (seq);
+CREATE TABLE IF NOT EXISTS audit (
+    seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+    id   TEXT NOT NULL UNIQUE,
+    at   TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
+CREATE TABLE IF NOT EXISTS audit_refs (
+    audit_seq INTEGER NOT NULL REFERENCES audit (seq),
+    ref TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_refs_ref ON audit_refs (ref);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TABLE IF NOT EXISTS counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+
+ENTRY, INCIDENT, CONVERSATION = "entry", "incident", "conversation"
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        self._conn: sqlite3.Connection | None = None
+
+    @classmethod
+    async def open(cls, path: str | Path) -> SQLiteStore:
+        store = cls(path)
+        await store._run(store._connect)
+        return store
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(_SCHEMA)
+        self._conn = conn
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, fn, *args)
+        except sqlite3.OperationalError as exc:  # locked past the timeout, disk gone, ...
+            raise StoreUnavailable(f"sqlite: {exc.__class__.__name__}") from exc
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreUnavailable("sqlite store is closed")
+        return self._conn
+
+    def _next_seq(self) -> int:
+        row = self.conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM docs").fetchone()
+        return int(row[0])
+
+    def _get(self, kind: str, id_: str) -> tuple[dict[str, Any], str] | None:
+        row = self.conn.execute("SELECT body, etag FROM docs WHERE kind = ? AND id = ?", (kind, id_)).fetchone()
+        return (json.loads(row[0]), row[1]) if row else None
+
+    def _create(self, kind: str, id_: str, body: dict[str, Any]) -> str | None:
+        etag = uuid.uuid4().hex
+        with self._tx():
+            try:
+                self.conn.execute(
+                    "INSERT INTO docs (kind, id, body, etag, seq) VALUES (?, ?, ?, ?, ?)",
+                    (kind, id_, json.dumps(body), etag, self._next_seq()),
+                )
+            except sqlite3.IntegrityError:
+                return None
+        return etag
+
+    def _replace(self, kind: str, id_: str, body: dict[str, Any], etag: str | None) -> str | Conflict:
+        """Replace if the stored etag is `etag` (or unconditionally upsert when etag is None)."""
+        new_etag = uuid.uuid4().hex
+        with self._tx():
+            seq = self._next_seq()
+            if etag is None:
+                self.conn.execute(
+                    "INSERT INTO docs (kind, id, body, etag, seq) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, etag = excluded.etag, "
+                    "seq = excluded.seq",
+                    (kind, id_, json.dumps(body), new_etag, seq),
+                )
+                return new_etag
+            cur = self.conn.execute(
+                "UPDATE docs SET body = ?, etag = ?, seq = ? WHERE kind = ? AND id = ? AND etag = ?",
+                (json.dumps(body), new_etag, seq, kind, id_, etag),
+            )
+            if cur.rowcount == 1:
+                return new_etag
+            exists = self.conn.execute("SELECT 1 FROM docs WHERE kind = ? AND id = ?", (kind, id_)).fetchone()
+            return Conflict("changed" if exists else "missing")
+
+    def _list(self, kind: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT body FROM docs WHERE kind = ? ORDER BY seq", (kind,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self.conn)
+
+    # -- Store protocol -----------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        await self._run(lambda: self.conn.execute("SELECT 1 FROM docs LIMIT 1").fetchall())
+
+    async def close(self) -> None:
+        def _close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await self._run(_close)
+        self._pool.shutdown(wait=True)
+
+    async def get_entry(self, ref: str) -> Saved[Entry] | None:
+        found = await self._run(self._get, ENTRY, ref)
+        return Saved(Entry.from_dict(found[0]), found[1]) if found else None
+
+    async def create_entry(self, entry: Entry) -> Saved[Entry] | Conflict:
+        etag = await self._run(self._create, ENTRY, entry.ref, entry.to_dict())
+        return Saved(entry, etag) if etag else Conflict("exists")
+
+    async def replace_entry(self, entry: Entry, etag: str) -> Saved[Entry] | Conflict:
+        result = await self._run(self._replace, ENTRY, entry.ref, entry.to_dict(), etag)
+        return result if isinstance(result, Conflict) else Saved(entry, result)
+
+    async def list_entries(self) -> list[Entry]:
+        return [Entry.from_dict(d) for d in await self._run(self._list, ENTRY)]
+
+    async def get_incident(self, ref: str) -> Saved[Incident] | None:
+        found = await self._run(self._get, INCIDENT, ref)
+        return Saved(Incident.from_dict(found[0]), found[1]) if found else None
+
+    async def create_incident(self, incident: Incident) -> Saved[Incident] | Conflict:
+        etag = await self._run(self._create, INCIDENT, incident.ref, incident.to_dict())
+        return Saved(incident, etag) if etag else Conflict("exists")
+
+    async def replace_incident(self, incident: Incident, etag: str) -> Saved[Incident] | Conflict:
+        result = await self._run(self._replace, INCIDENT, incident.ref, incident.to_dict(), etag)
+        return result if isinstance(result, Conflict) else Saved(incident, result)
+
+    async def list_incidents(self) -> list[Incident]:
+        return [Incident.from_dict(d) for d in await self._run(self._list, INCIDENT)]
+
+    async def changes_since(self, cursor: str | None) -> Changes:
+        def _changes() -> Changes:
+            after = int(cursor) if cursor else 0
+            rows = self.conn.execute(
+                "SELECT kind, body, seq FROM docs WHERE seq > ? AND kind IN (?, ?) ORDER BY seq",
+                (after, ENTRY, INCIDENT),
+            ).fetchall()
+            top = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM docs").fetchone()[0]
+            entries = [Entry.from_dict(json.loads(b)) for k, b, _ in rows if k == ENTRY]
+            incidents = [Incident.from_dict(json.loads(b)) for k, b, _ in rows if k == INCIDENT]
+            return Changes(entries, incidents, str(max(after, int(top))))
+
+        return await self._run(_changes)
+
+    async def append_audit(self, record: AuditRecord) -> None:
+        def _append() -> None:
+            with self._tx():
+                cur = self.conn.execute(
+                    "INSERT INTO audit (id, at, body) VALUES (?, ?, ?)",
+                    (record.id, record.at.isoformat(), json.dumps(record.to_dict())),
+                )
+                self.conn.executemany(
+                    "INSERT INTO audit_refs (audit_seq, ref) VALUES (?, ?)",
+                    [(cur.lastrowid, ref) for ref in record.refs],
+                )
+
+        await self._run(_append)
+
+    async def list_audit(
+        self, *, ref: str | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> list[AuditRecord]:
+        def _list() -> list[AuditRecord]:
+            sql = "SELECT a.body FROM audit a"
+            where, args = [], []
+            if ref is not None:
+                sql += " JOIN audit_refs r ON r.audit_seq = a.seq"
+                where.append("r.ref = ?")
+                args.append(ref)
+            if since is not None:
+                where.append("a.at >= ?")
+                args.append(since.isoformat())
+            if until is not None:
+                where.append("a.at < ?")
+                args.append(until.isoformat())
+            if where:
+                sql += " WHERE " + " AND ".join(where)
+            sql += " ORDER BY a.seq"
+            return [AuditRecord.from_dict(json.loads(r[0])) for r in self.conn.execute(sql, args)]
+
+        return await self._run(_list)
+
+    async def save_conversation_ref(self, ref: ConversationRef) -> None:
+        await self._run(self._replace, CONVERSATION, ref.user_id, ref.to_dict(), None)
+
+    async def get_conversation_ref(self, user_id: str) -> ConversationRef | None:
+        found = await self._run(self._get, CONVERSATION, user_id)
+        return ConversationRef.from_dict(found[0]) if found else None
+
+    async def next_number(self, name: str) -> int:
+        def _next() -> int:
+            with self._tx():
+                self.conn.execute(
+                    "INSERT INTO counters (name, value) VALUES (?, 1) "
+                    "ON CONFLICT (name) DO UPDATE SET value = value + 1",
+                    (name,),
+                )
+                return int(self.conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0])
+
+        return await self._run(_next)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT: takes the write lock up front, so two processes sharing the file
+    cannot both read the same MAX(seq)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,205 @@
+"""The storage contract: every backend subclasses `StoreContract` and provides a `store` fixture (a fresh, empty
+store per test). Behaviour the register relies on is asserted here once, for all backends."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from register.model import (
+    Actor,
+    Address,
+    AuditRecord,
+    ConversationRef,
+    Entry,
+    Incident,
+    IncidentStatus,
+    Restriction,
+    Status,
+    Subject,
+)
+from register.store import Changes, Conflict, Saved, Store
+
+
+def make_entry(ref: str = "MCR-2026-0001", **kw) -> Entry:
+    base = dict(
+        ref=ref,
+        subject=Subject.PROPERTY,
+        status=Status.ACTIVE,
+        person_name="",
+        address=Address(text="12 High Street, Chorley", paon="12", street="HIGH STREET", town="CHORLEY",
+                        postcode="PR7 1AA"),
+        restrictions=[Restriction.NO_LONE_VISITS],
+        guidance="Do not visit alone.",
+        contact="Housing team leader, 01257 000000",
+        decided_on=date(2026, 6, 1),
+        review_on=date(2026, 12, 1),
+        expires_on=date(2027, 6, 1),
+    )
+    base.update(kw)
+    return Entry(**base)
+
+
+def make_audit(refs: tuple[str, ...] = ("MCR-2026-0001",), at: datetime | None = None, query: str = "12 high st"):
+    return AuditRecord(
+        id=uuid.uuid4().hex,
+        at=at or datetime.now(UTC),
+        actor=Actor("user-1", "aad-1", "Alex Wilber"),
+        action="check",
+        query=query,
+        conversation_type="personal",
+        outcome="alert",
+        refs=refs,
+    )
+
+
+class StoreContract:
+    """Subclass and provide an async `store` fixture."""
+
+    async def test_ping_succeeds_on_a_fresh_store(self, store: Store):
+        await store.ping()
+
+    async def test_entry_round_trips_every_field(self, store: Store):
+        entry = make_entry(person_name="John Smith", aliases=["J Smith"], subject=Subject.PERSON_AND_PROPERTY,
+                           incident_refs=["INC-2026-0001"],
+                           restrictions=[Restriction.NO_LONE_VISITS, Restriction.WRITTEN_CONTACT_ONLY])
+        created = await store.create_entry(entry)
+        assert isinstance(created, Saved) and created.etag
+        got = await store.get_entry(entry.ref)
+        assert got is not None
+        assert got.value == entry
+        assert got.etag == created.etag
+
+    async def test_missing_entry_is_none(self, store: Store):
+        assert await store.get_entry("MCR-1999-9999") is None
+
+    async def test_create_twice_is_a_conflict_not_an_overwrite(self, store: Store):
+        await store.create_entry(make_entry(guidance="first"))
+        again = await store.create_entry(make_entry(guidance="second"))
+        assert again == Conflict("exists")
+        got = await store.get_entry("MCR-2026-0001")
+        assert got is not None and got.value.guidance == "first"
+
+    async def test_replace_with_current_etag_succeeds_and_changes_etag(self, store: Store):
+        created = await store.create_entry(make_entry())
+        assert isinstance(created, Saved)
+        entry = created.value
+        entry.status = Status.LIFTED
+        replaced = await store.replace_entry(entry, created.etag)
+        assert isinstance(replaced, Saved)
+        assert replaced.etag != created.etag
+        got = await store.get_entry(entry.ref)
+        assert got is not None and got.value.status is Status.LIFTED and got.etag == replaced.etag
+
+    async def test_replace_with_stale_etag_is_refused(self, store: Store):
+        created = await store.create_entry(make_entry())
+        assert isinstance(created, Saved)
+        first = await store.replace_entry(make_entry(guidance="A"), created.etag)
+        assert isinstance(first, Saved)
+        second = await store.replace_entry(make_entry(guidance="B"), created.etag)
+        assert second == Conflict("changed")
+        got = await store.get_entry("MCR-2026-0001")
+        assert got is not None and got.value.guidance == "A"
+
+    async def test_replace_of_missing_entry_is_refused(self, store: Store):
+        result = await store.replace_entry(make_entry(), "no-such-etag")
+        assert isinstance(result, Conflict)
+        assert await store.get_entry("MCR-2026-0001") is None
+
+    async def test_concurrent_read_modify_writes_lose_nothing(self, store: Store):
+        """Many writers each add one incident ref with read-modify-write and retry on conflict:
+        every ref ends up in the entry, and every lost race was reported as a Conflict."""
+        await store.create_entry(make_entry())
+        conflicts = 0
+
+        async def add(n: int) -> None:
+            nonlocal conflicts
+            while True:
+                got = await store.get_entry("MCR-2026-0001")
+                assert got is not None
+                got.value.incident_refs.append(f"INC-{n}")
+                result = await store.replace_entry(got.value, got.etag)
+                if isinstance(result, Saved):
+                    return
+                conflicts += 1
+
+        await asyncio.gather(*(add(n) for n in range(20)))
+        got = await store.get_entry("MCR-2026-0001")
+        assert got is not None
+        assert sorted(got.value.incident_refs) == sorted(f"INC-{n}" for n in range(20))
+
+    async def test_list_entries(self, store: Store):
+        for n in range(3):
+            await store.create_entry(make_entry(f"MCR-2026-000{n}"))
+        assert sorted(e.ref for e in await store.list_entries()) == ["MCR-2026-0000", "MCR-2026-0001",
+                                                                    "MCR-2026-0002"]
+
+    async def test_incident_round_trip_and_etag(self, store: Store):
+        incident = Incident(ref="INC-2026-0001", address=Address(text="3 Mill Lane", paon="3", street="MILL LANE"),
+                            reported_at=datetime(2026, 11, 1, 9, 30, tzinfo=UTC), manager_contact="Ann Lee")
+        created = await store.create_incident(incident)
+        assert isinstance(created, Saved)
+        assert await store.create_incident(incident) == Conflict("exists")
+        got = await store.get_incident("INC-2026-0001")
+        assert got is not None and got.value == incident
+        incident.status = IncidentStatus.DECIDED
+        assert isinstance(await store.replace_incident(incident, created.etag), Saved)
+        assert await store.replace_incident(incident, created.etag) == Conflict("changed")
+        assert [i.status for i in await store.list_incidents()] == [IncidentStatus.DECIDED]
+        assert await store.get_incident("INC-1999-0001") is None
+
+    async def test_changes_since_returns_only_newer_writes(self, store: Store):
+        first = await store.changes_since(None)
+        assert isinstance(first, Changes) and first.entries == [] and first.incidents == []
+        await store.create_entry(make_entry("MCR-2026-0001"))
+        second = await store.changes_since(first.cursor)
+        assert [e.ref for e in second.entries] == ["MCR-2026-0001"]
+        created = await store.create_entry(make_entry("MCR-2026-0002"))
+        assert isinstance(created, Saved)
+        await store.create_incident(Incident(ref="INC-2026-0001", address=None,
+                                             reported_at=datetime(2026, 11, 1, tzinfo=UTC)))
+        third = await store.changes_since(second.cursor)
+        assert [e.ref for e in third.entries] == ["MCR-2026-0002"]
+        assert [i.ref for i in third.incidents] == ["INC-2026-0001"]
+        # a replace shows up again as a change
+        lifted = make_entry("MCR-2026-0002", status=Status.LIFTED)
+        assert isinstance(await store.replace_entry(lifted, created.etag), Saved)
+        fourth = await store.changes_since(third.cursor)
+        assert [(e.ref, e.status) for e in fourth.entries] == [("MCR-2026-0002", Status.LIFTED)]
+        assert (await store.changes_since(fourth.cursor)).entries == []
+        everything = await store.changes_since(None)
+        assert sorted(e.ref for e in everything.entries) == ["MCR-2026-0001", "MCR-2026-0002"]
+
+    async def test_audit_is_appended_and_listed_by_ref_and_time(self, store: Store):
+        t0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+        a = make_audit(("MCR-2026-0001",), at=t0)
+        b = make_audit(("MCR-2026-0002", "MCR-2026-0001"), at=t0 + timedelta(hours=1))
+        c = make_audit((), at=t0 + timedelta(hours=2), query="nothing here")
+        for record in (a, b, c):
+            await store.append_audit(record)
+        assert await store.list_audit() == [a, b, c]
+        assert await store.list_audit(ref="MCR-2026-0001") == [a, b]
+        assert await store.list_audit(ref="MCR-2026-0002") == [b]
+        assert await store.list_audit(since=t0 + timedelta(minutes=30)) == [b, c]
+        assert await store.list_audit(until=t0 + timedelta(minutes=30)) == [a]
+
+    async def test_store_offers_no_way_to_edit_or_delete_audit(self, store: Store):
+        names = [n for n in dir(store) if "audit" in n and not n.startswith("_")]
+        assert sorted(names) == ["append_audit", "list_audit"]
+
+    async def test_conversation_refs_upsert(self, store: Store):
+        assert await store.get_conversation_ref("user-1") is None
+        ref = ConversationRef("user-1", "tenant-1", "aad-1", {"conversation": {"id": "a"}},
+                              datetime(2026, 11, 1, tzinfo=UTC))
+        await store.save_conversation_ref(ref)
+        newer = ConversationRef("user-1", "tenant-1", "aad-1", {"conversation": {"id": "b"}},
+                                datetime(2026, 11, 2, tzinfo=UTC))
+        await store.save_conversation_ref(newer)
+        assert await store.get_conversation_ref("user-1") == newer
+
+    async def test_next_number_never_repeats_under_concurrency(self, store: Store):
+        numbers = await asyncio.gather(*(store.next_number("entry-2026") for _ in range(25)))
+        assert sorted(numbers) == list(range(1, 26))
+        assert await store.next_number("incident-2026") == 1
+
