@@ -1,0 +1,374 @@
+"""The bot's cards, as pure functions from domain objects to Adaptive Card 1.5 JSON (plain dicts).
+
+No I/O and no host imports: the Teams layer sends what these return. Every piece of text that did not come
+from cards.messages goes through cards.text.plain (markdown-escaped, length-capped) before it reaches a
+TextBlock.
+
+The alert card carries personal detail (a name, an address, staff guidance). It is built for the person who
+asked, in a personal chat; the caller must never post it in a channel or group chat (domain.md, need to know).
+It never shows an incident narrative: it reads only the entry's restrictions, guidance, contact, dates and
+reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from cards import messages as m
+from cards.elements import (
+    Element,
+    action_set,
+    adaptive_card,
+    card_size,
+    column,
+    column_set,
+    container,
+    fact_set,
+    submit_action,
+    text_block,
+)
+from cards.text import clean, plain
+from register.model import Address, Entry, Outcome, Subject
+
+if TYPE_CHECKING:  # TEMPORARY until register/matching.py lands
+    from register.matching import LookupResult, Match
+
+CHECK_VERB = "check"
+MAX_CHOICES = 5
+QUERY_MAX_CHARS = 80
+
+# Length caps for text that comes from the register, so a long value cannot push a card past Teams' 28 KB.
+NAME_MAX_CHARS = 120
+ADDRESS_MAX_CHARS = 200
+CONTACT_MAX_CHARS = 200
+REF_MAX_CHARS = 40
+CHOICE_MAX_CHARS = 100
+# Staff guidance is shortened only if the whole card would otherwise be too big: tried in this order.
+GUIDANCE_MAX_CHARS = (1500, 800, 400, 200)
+CARD_BUDGET_BYTES = 24 * 1024  # well under Teams' 28 KB, leaving room for the activity envelope
+
+
+def check_result_card(query: str, result: LookupResult, today: date) -> dict[str, Any]:
+    """The answer to `check <query>`: one card per outcome (domain.md, 'What a check shows')."""
+    builders: dict[Outcome, Callable[[str, tuple[Match, ...], date], dict[str, Any]]] = {
+        Outcome.ALERT: alert_card,
+        Outcome.BUILDING: building_card,
+        Outcome.PENDING: pending_card,
+        Outcome.AMBIGUOUS: ambiguous_card,
+        Outcome.NONE: none_card,
+    }
+    return builders[Outcome(result.outcome)](query, tuple(result.matches), today)
+
+
+# --- alert --------------------------------------------------------------------------------------------------
+
+
+def alert_card(query: str, matches: tuple[Match, ...], today: date) -> dict[str, Any]:
+    """Live entries at the property or for the person: every one of them, with its restrictions as guidance.
+
+    Staff guidance is shortened only when the full text would take the card past the size budget."""
+    card: dict[str, Any] = {}
+    for guidance_max in GUIDANCE_MAX_CHARS:
+        card = _alert_card(query, matches, today, guidance_max)
+        if card_size(card) <= CARD_BUDGET_BYTES:
+            break
+    return card
+
+
+def _alert_card(query: str, matches: tuple[Match, ...], today: date, guidance_max: int) -> dict[str, Any]:
+    shown = [(match, match.entry) for match in matches if match.entry is not None]
+    if not shown:
+        intro = m.ALERT_DETAILS_MISSING
+    elif len(shown) > 1:
+        intro = m.alert_several(len(shown))
+    elif all(entry.subject is Subject.PERSON for _, entry in shown):
+        intro = m.ALERT_INTRO_PERSON
+    else:
+        intro = m.ALERT_INTRO_PROPERTY
+    header = container(
+        [
+            text_block(m.ALERT_TITLE, size="large", weight="bolder", color="attention", style="heading"),
+            text_block(intro, weight="bolder", spacing="small"),
+            _you_checked(query),
+        ],
+        style="attention",
+        bleed=True,
+    )
+    body: list[Element] = [header]
+    for index, (match, entry) in enumerate(shown):
+        body.append(_entry_section(match, entry, guidance_max, index=index, count=len(shown)))
+    body.append(container(
+        [
+            text_block(m.ESSENTIAL_SERVICES_TITLE, weight="bolder"),
+            text_block(m.ESSENTIAL_SERVICES, spacing="small"),
+        ],
+        style="emphasis",
+        spacing="medium",
+    ))
+    body.append(text_block(m.KEEP_PRIVATE, size="small", is_subtle=True, spacing="medium"))
+    body.append(_checked_on(today))
+    return adaptive_card(body, fallback_text=m.ALERT_FALLBACK)
+
+
+def _entry_section(match: Match, entry: Entry, guidance_max: int, *, index: int, count: int) -> Element:
+    who: list[tuple[str, str]] = []
+    if entry.subject in (Subject.PERSON, Subject.PERSON_AND_PROPERTY) and entry.person_name:
+        who.append((m.LABEL_PERSON, plain(entry.person_name, NAME_MAX_CHARS)))
+    address = match.address or entry.address
+    if address is not None and entry.subject is not Subject.PERSON:
+        who.append((m.LABEL_ADDRESS, plain(address.display(), ADDRESS_MAX_CHARS)))
+
+    items: list[Element] = []
+    if count > 1:
+        items.append(text_block(m.entry_position(index + 1, count), size="small", weight="bolder",
+                                is_subtle=True))
+    if who:
+        items.append(fact_set(who))
+    items.append(text_block(m.HEADING_WHAT_TO_DO, weight="bolder", color="attention", spacing="medium"))
+    restrictions = list(dict.fromkeys(entry.restrictions))  # keep order, drop repeats
+    if restrictions:
+        items.extend(_bullet(m.RESTRICTION_GUIDANCE[r]) for r in restrictions)
+    else:
+        items.append(_bullet(m.NO_RESTRICTIONS_RECORDED))
+    guidance = clean(entry.guidance, max(len(entry.guidance), 1))
+    if guidance:
+        items.append(text_block(m.HEADING_STAFF_GUIDANCE, weight="bolder", spacing="medium"))
+        items.append(text_block(plain(guidance, guidance_max), spacing="small"))
+        if len(guidance) > guidance_max:
+            items.append(text_block(m.GUIDANCE_SHORTENED, size="small", is_subtle=True, spacing="small"))
+    items.append(fact_set(
+        [
+            (m.LABEL_REVIEW_DATE, _review_date(entry)),
+            (m.LABEL_CONTACT, plain(entry.contact, CONTACT_MAX_CHARS) or m.CONTACT_NOT_RECORDED),
+            (m.LABEL_REFERENCE, plain(entry.ref, REF_MAX_CHARS)),
+        ],
+        spacing="medium",
+    ))
+    return container(items, separator=index > 0, spacing="large" if index else "medium")
+
+
+def _review_date(entry: Entry) -> str:
+    return m.format_date(entry.review_on) if entry.review_on else m.REVIEW_DATE_NOT_RECORDED
+
+
+def _bullet(sentence: str) -> Element:
+    """A bullet with a hanging indent (a markdown list would not wrap as cleanly on a phone)."""
+    return column_set(
+        [
+            column([text_block(m.BULLET, weight="bolder", color="attention")], width="auto"),
+            column([text_block(sentence)]),
+        ],
+        spacing="small",
+    )
+
+
+# --- building -----------------------------------------------------------------------------------------------
+
+
+def building_card(query: str, matches: tuple[Match, ...], today: date) -> dict[str, Any]:
+    """An active entry at another flat of the same building: say so, with no personal detail, and offer a
+    check of each flat."""
+    targets = _unique(_address_of(match) for match in matches)
+    body: list[Element] = [
+        container(
+            [
+                text_block(m.BUILDING_TITLE, size="medium", weight="bolder", style="heading"),
+                text_block(m.BUILDING_BODY, spacing="small"),
+                _you_checked(query),
+            ],
+            style="warning",
+            bleed=True,
+        ),
+    ]
+    if targets:
+        body.append(text_block(m.BUILDING_CHOOSE, weight="bolder", spacing="medium"))
+        body.extend(_check_buttons(targets[:MAX_CHOICES]))
+        if len(targets) > MAX_CHOICES:
+            body.append(text_block(m.building_more(len(targets) - MAX_CHOICES), size="small", is_subtle=True))
+    body.append(text_block(m.NO_GUARANTEE, spacing="medium"))
+    body.append(_checked_on(today))
+    return adaptive_card(body, fallback_text=m.BUILDING_FALLBACK)
+
+
+# --- pending ------------------------------------------------------------------------------------------------
+
+
+def pending_card(query: str, matches: tuple[Match, ...], today: date) -> dict[str, Any]:
+    """A recent incident (or a pending entry) at the property awaiting a decision: speak to the named manager
+    first. No detail of what happened, and no reference."""
+    contacts = _unique(
+        plain(contact, CONTACT_MAX_CHARS)
+        for contact in (_pending_contact(match) for match in matches)
+        if clean(contact, CONTACT_MAX_CHARS)
+    )
+    addresses = _unique(plain(a, ADDRESS_MAX_CHARS) for a in (_address_of(match) for match in matches) if a)
+    body: list[Element] = [
+        container(
+            [
+                text_block(m.PENDING_TITLE, size="medium", weight="bolder", style="heading"),
+                text_block(m.PENDING_BODY, spacing="small"),
+                _you_checked(query),
+            ],
+            style="warning",
+            bleed=True,
+        ),
+    ]
+    if addresses:
+        body.append(fact_set([(m.LABEL_ADDRESS, a) for a in addresses[:MAX_CHOICES]], spacing="medium"))
+    body.append(text_block(m.pending_contact(contacts) if contacts else m.PENDING_CONTACT_UNKNOWN,
+                           weight="bolder", spacing="medium"))
+    body.append(text_block(m.NO_GUARANTEE, spacing="medium"))
+    body.append(_checked_on(today))
+    return adaptive_card(body, fallback_text=m.PENDING_FALLBACK)
+
+
+def _pending_contact(match: Match) -> str:
+    if match.incident is not None and match.incident.manager_contact:
+        return match.incident.manager_contact
+    if match.entry is not None:
+        return match.entry.contact
+    return ""
+
+
+# --- ambiguous ----------------------------------------------------------------------------------------------
+
+
+def ambiguous_card(query: str, matches: tuple[Match, ...], today: date) -> dict[str, Any]:
+    """Several candidate properties (or people): a button per candidate that re-runs the check for it. Never a
+    guess."""
+    targets = _unique(_check_target(match) for match in matches)[:MAX_CHOICES]
+    body: list[Element] = [
+        text_block(m.AMBIGUOUS_TITLE, size="medium", weight="bolder", style="heading"),
+        text_block(m.AMBIGUOUS_BODY, spacing="small"),
+        _you_checked(query),
+    ]
+    if targets:
+        body.extend(_check_buttons(targets))
+    body.append(text_block(m.AMBIGUOUS_NOT_LISTED, spacing="medium"))
+    body.append(_checked_on(today))
+    return adaptive_card(body, fallback_text=m.AMBIGUOUS_FALLBACK)
+
+
+def _check_target(match: Match) -> str:
+    """What to check again for a candidate: its address, or for a person with no address, the name."""
+    address = _address_of(match)
+    if address:
+        return address
+    if match.entry is not None:
+        return match.entry.person_name
+    return ""
+
+
+# --- none ---------------------------------------------------------------------------------------------------
+
+
+def none_card(query: str, matches: tuple[Match, ...], today: date) -> dict[str, Any]:
+    """Nothing on the register: say so clearly, and that it is no guarantee."""
+    del matches  # always empty for NONE; the signature is shared by every outcome
+    return adaptive_card(
+        [
+            text_block(m.no_alert_for(_query(query)), size="medium", weight="bolder", style="heading"),
+            container(
+                [text_block(m.NO_GUARANTEE, weight="bolder", color="attention")],
+                style="emphasis",
+                spacing="medium",
+            ),
+            text_block(m.NONE_TIP, spacing="medium"),
+            _checked_on(today),
+        ],
+        fallback_text=m.NONE_FALLBACK,
+    )
+
+
+# --- help and errors ----------------------------------------------------------------------------------------
+
+
+def help_card(lead: str | None = None) -> dict[str, Any]:
+    """The commands, each with an example. `lead` (a constant such as messages.UNKNOWN_COMMAND) goes first."""
+    body: list[Element] = []
+    if lead:
+        body.append(text_block(plain(lead, 500), weight="bolder"))
+    body += [
+        text_block(m.HELP_TITLE, size="medium", weight="bolder", style="heading",
+                   spacing="medium" if lead else None),
+        text_block(m.HELP_INTRO, spacing="small"),
+    ]
+    for command, explanation in m.HELP_COMMANDS:
+        body.append(container(
+            [
+                text_block(f"**{command}**"),
+                text_block(explanation, spacing="none", is_subtle=True),
+            ],
+            spacing="medium",
+        ))
+    body.append(text_block(m.HELP_PRIVACY, spacing="medium", separator=True))
+    body.append(text_block(m.NO_GUARANTEE, spacing="small", is_subtle=True))
+    return adaptive_card(body, fallback_text=m.HELP_FALLBACK)
+
+
+def error_card(message: str) -> dict[str, Any]:
+    """One message (a constant from cards.messages) on a card. It is escaped like any text, so a caller that
+    passes something else cannot inject markdown."""
+    text = plain(message, 500) or m.SOMETHING_WENT_WRONG
+    return adaptive_card([text_block(text)], fallback_text=clean(message, 500) or m.ERROR_FALLBACK)
+
+
+# --- shared pieces ------------------------------------------------------------------------------------------
+
+
+def _query(query: str) -> str:
+    """What the user typed, safe to show: one line, at most QUERY_MAX_CHARS, markdown escaped, in quotes."""
+    return m.quoted(plain(query, QUERY_MAX_CHARS))
+
+
+def _you_checked(query: str) -> Element:
+    return text_block(m.you_checked(_query(query)), size="small", is_subtle=True, spacing="small")
+
+
+def _checked_on(today: date) -> Element:
+    return text_block(m.checked_on(today), size="small", is_subtle=True, spacing="small")
+
+
+def _address_of(match: Match) -> str:
+    address: Address | None = match.address
+    if address is None and match.entry is not None:
+        address = match.entry.address
+    if address is None and match.incident is not None:
+        address = match.incident.address
+    return address.display() if address is not None else ""
+
+
+def _check_buttons(targets: list[str]) -> list[Element]:
+    """A row per target: the address (or name) in full, wrapped, and beside it a Check button.
+
+    Not the address as the button title: Teams lays the buttons of a set side by side and cuts long titles,
+    and on a phone the cut-off part (town, postcode) is exactly what tells the candidates apart. The data
+    carries the exact text to check, as the matcher will read it."""
+    rows = []
+    for index, target in enumerate(targets):
+        shown = clean(target, CHOICE_MAX_CHARS)
+        button = submit_action(m.CHECK_BUTTON, {"verb": CHECK_VERB, "query": target},
+                               tooltip=m.check_button_tooltip(shown))
+        rows.append(column_set(
+            [
+                column([text_block(plain(shown, CHOICE_MAX_CHARS))], vertical_content_alignment="center"),
+                column([action_set([button])], width="auto", vertical_content_alignment="center"),
+            ],
+            spacing="small" if index else "medium",
+            separator=bool(index),
+        ))
+    return rows
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    """Non-empty values, first occurrence kept, compared without case or extra spaces."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for value in values:
+        key = " ".join(value.split()).casefold()
+        if key and key not in seen:
+            seen.add(key)
+            out.append(value)
+    return out

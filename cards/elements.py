@@ -1,0 +1,129 @@
+"""Small typed builders for the Adaptive Card 1.5 elements this bot uses.
+
+Each returns the element's JSON as a plain dict, leaving out every property that was not given, so a card is
+assembled from readable calls instead of copied dictionaries. Only properties that the 1.5 schema and Teams
+support are offered; the tests validate every card against the schema and in the official renderer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+SCHEMA_URL = "http://adaptivecards.io/schemas/adaptive-card.json"
+CARD_VERSION = "1.5"
+TEAMS_MAX_CARD_BYTES = 28 * 1024
+
+TextSize = Literal["small", "default", "medium", "large", "extraLarge"]
+TextWeight = Literal["lighter", "default", "bolder"]
+TextColor = Literal["default", "dark", "light", "accent", "good", "warning", "attention"]
+TextStyle = Literal["default", "heading"]
+ContainerStyle = Literal["default", "emphasis", "good", "attention", "warning", "accent"]
+Spacing = Literal["none", "small", "default", "medium", "large", "extraLarge", "padding"]
+ColumnWidth = Literal["auto", "stretch"] | int
+VerticalAlignment = Literal["top", "center", "bottom"]
+ActionStyle = Literal["default", "positive", "destructive"]
+
+Element = dict[str, Any]
+
+
+def _props(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def text_block(
+    text: str,
+    *,
+    size: TextSize | None = None,
+    weight: TextWeight | None = None,
+    color: TextColor | None = None,
+    is_subtle: bool | None = None,
+    style: TextStyle | None = None,
+    spacing: Spacing | None = None,
+    separator: bool | None = None,
+    wrap: bool = True,
+) -> Element:
+    """A TextBlock. Teams reads `text` as markdown: pass only our own sentences or `cards.text.plain(...)`."""
+    return {
+        "type": "TextBlock",
+        "text": text,
+        "wrap": wrap,
+        **_props(size=size, weight=weight, color=color, isSubtle=is_subtle, style=style, spacing=spacing,
+                 separator=separator),
+    }
+
+
+def container(
+    items: Iterable[Element],
+    *,
+    style: ContainerStyle | None = None,
+    bleed: bool | None = None,
+    spacing: Spacing | None = None,
+    separator: bool | None = None,
+) -> Element:
+    return {"type": "Container", "items": list(items),
+            **_props(style=style, bleed=bleed, spacing=spacing, separator=separator)}
+
+
+def column(
+    items: Iterable[Element],
+    *,
+    width: ColumnWidth = "stretch",
+    vertical_content_alignment: VerticalAlignment | None = None,
+) -> Element:
+    return {"type": "Column", "width": width, "items": list(items),
+            **_props(verticalContentAlignment=vertical_content_alignment)}
+
+
+def column_set(
+    columns: Iterable[Element],
+    *,
+    spacing: Spacing | None = None,
+    separator: bool | None = None,
+) -> Element:
+    return {"type": "ColumnSet", "columns": list(columns), **_props(spacing=spacing, separator=separator)}
+
+
+def fact_set(facts: Iterable[tuple[str, str]], *, spacing: Spacing | None = None) -> Element:
+    """A FactSet from (title, value) pairs. Values are markdown in Teams, like TextBlock text."""
+    return {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in facts],
+            **_props(spacing=spacing)}
+
+
+def submit_action(
+    title: str,
+    data: Mapping[str, Any],
+    *,
+    tooltip: str | None = None,
+    style: ActionStyle | None = None,
+) -> Element:
+    """A plain Action.Submit: arrives as a message activity whose `value` is `data` (works in Teams and the
+    Agents Playground, unlike the msteams messageBack variants)."""
+    return {"type": "Action.Submit", "title": title, "data": dict(data),
+            **_props(tooltip=tooltip, style=style)}
+
+
+def action_set(actions: Iterable[Element], *, spacing: Spacing | None = None) -> Element:
+    return {"type": "ActionSet", "actions": list(actions), **_props(spacing=spacing)}
+
+
+def adaptive_card(
+    body: Iterable[Element],
+    *,
+    actions: Iterable[Element] | None = None,
+    fallback_text: str | None = None,
+) -> Element:
+    """The top-level card, schema 1.5."""
+    card: Element = {"$schema": SCHEMA_URL, "type": "AdaptiveCard", "version": CARD_VERSION,
+                     "body": list(body)}
+    if actions is not None:
+        card["actions"] = list(actions)
+    if fallback_text is not None:
+        card["fallbackText"] = fallback_text
+    return card
+
+
+def card_size(card: Mapping[str, Any]) -> int:
+    """Bytes of the card as JSON with every non-ASCII character escaped: never less than what is sent."""
+    return len(json.dumps(card, separators=(",", ":"), ensure_ascii=True).encode("ascii"))

@@ -1,0 +1,186 @@
+"""Every sentence a user of the register reads: card text and plain-text bot replies.
+
+One module, so the wording is reviewed (and, one day, translated) in one place. British English, plain words,
+no jargon. The functions below compose sentences from values that are ALREADY SAFE TO SHOW (escaped with
+`cards.text.plain`); nothing here ever sees raw user input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from types import MappingProxyType
+
+from register.model import Restriction
+
+# --- plain-text replies (the bot sends them as text or through cards.error_card) ----------------------------
+
+UNKNOWN_COMMAND = "Sorry, I don't know that command. Here is what I can do."
+EMPTY_CHECK = "Tell me what to check, e.g. check 12 High St"
+REGISTER_UNAVAILABLE = "The register is unavailable, please try again in a minute."
+RESULT_SENT_PRIVATELY = "I've sent you the result privately."
+CANNOT_MESSAGE_PRIVATELY = (
+    "Please ask me in a personal chat: I can't send you the result privately yet. "
+    "Open a chat with me and type your check there."
+)
+NOT_ALLOWED = "Sorry, you can't do that. Ask the register administrators if you need to."
+TOO_LONG = "That's too long for me to check. Please send a shorter address, postcode or name."
+SOMETHING_WENT_WRONG = (
+    "Something went wrong on my side. Please try again; "
+    "if it keeps happening, tell the register administrators."
+)
+
+# --- restrictions as guidance for staff (domain.md, 'The menu of restrictions') -----------------------------
+
+RESTRICTION_GUIDANCE: Mapping[Restriction, str] = MappingProxyType({
+    Restriction.SINGLE_POINT_OF_CONTACT: (
+        "Single point of contact: all contact goes through the named contact below."
+    ),
+    Restriction.WRITTEN_CONTACT_ONLY: (
+        "Written contact only (letter or email), subject to any reasonable adjustments."
+    ),
+    Restriction.PHONE_LIMITS: (
+        "Telephone calls are limited to set days, times and length: see the staff guidance."
+    ),
+    Restriction.NO_LONE_VISITS: "Do not visit alone: two officers, or a witness present.",
+    Restriction.OFFICE_APPOINTMENTS_ONLY: "No home visits: appointments at council offices only.",
+    Restriction.PREMISES_EXCLUSION: "Excluded from named council premises: see the staff guidance for which.",
+    Restriction.CORRESPONDENCE_ON_FILE: (
+        "Letters on a closed matter are filed without reply, but still read for new issues and safeguarding."
+    ),
+    Restriction.OTHER: "Other restriction: see the staff guidance.",
+})
+
+# --- shared by the check results ----------------------------------------------------------------------------
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def format_date(d: date) -> str:
+    """en-GB long date, '28 May 2027' (independent of the server's locale)."""
+    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+
+
+def you_checked(query: str) -> str:
+    return f"You checked: {query}"
+
+
+def checked_on(today: date) -> str:
+    return f"Checked on {format_date(today)}."
+
+
+def quoted(text: str) -> str:
+    return f"“{text}”"
+
+
+NO_GUARANTEE = "No alert is no guarantee: follow the lone-working procedure."
+
+# --- alert --------------------------------------------------------------------------------------------------
+
+ALERT_TITLE = "⚠ Alert: restrictions on contact"
+ALERT_INTRO_PROPERTY = "Restrictions on contact apply at this address. Read before you visit, call or write."
+ALERT_INTRO_PERSON = "Restrictions on contact apply to this person. Read before you visit, call or write."
+ALERT_DETAILS_MISSING = (
+    "The details of this alert could not be shown. Contact the register administrators before any contact."
+)
+
+
+def alert_several(count: int) -> str:
+    return f"{count} entries on the register apply. Follow all of them."
+
+
+def entry_position(position: int, count: int) -> str:
+    return f"Entry {position} of {count}"
+
+
+LABEL_ADDRESS = "Address"
+LABEL_PERSON = "Person"
+LABEL_REFERENCE = "Reference"
+LABEL_REVIEW_DATE = "Review date"
+LABEL_CONTACT = "Contact"
+HEADING_WHAT_TO_DO = "What to do"
+HEADING_STAFF_GUIDANCE = "Staff guidance"
+BULLET = "•"
+NO_RESTRICTIONS_RECORDED = "No restriction recorded: follow the staff guidance; speak to the contact first."
+GUIDANCE_SHORTENED = "Shortened here: ask the contact for the full guidance."
+CONTACT_NOT_RECORDED = "Not recorded: ask your manager or the register administrators."
+REVIEW_DATE_NOT_RECORDED = "Not recorded"
+ESSENTIAL_SERVICES_TITLE = "Essential services stay open"
+ESSENTIAL_SERVICES = (
+    "Whatever the restriction, the person can still pay, report an emergency or a repair, "
+    "and raise a safeguarding concern."
+)
+KEEP_PRIVATE = "This alert is for you: don't forward it or share it beyond those who need to know."
+ALERT_FALLBACK = "⚠ Alert: restrictions on contact apply. Open this message in Microsoft Teams to read them."
+
+# --- building -----------------------------------------------------------------------------------------------
+
+BUILDING_TITLE = "Notice: an entry at another flat in this building"
+BUILDING_BODY = (
+    "There is an active register entry at another flat in the same building. "
+    "It may not apply to the flat you are visiting."
+)
+BUILDING_CHOOSE = "Check the specific flat before you visit:"
+
+
+def building_more(count: int) -> str:
+    return f"And {count} more: check the flat you are visiting by its full address."
+
+
+BUILDING_FALLBACK = "Notice: a register entry at another flat in this building. Open this message in Teams."
+
+# --- pending ------------------------------------------------------------------------------------------------
+
+PENDING_TITLE = "Notice: speak to a manager before visiting"
+PENDING_BODY = (
+    "A recent incident at this address is awaiting a decision. No details are shown until it is decided."
+)
+
+
+def pending_contact(contacts: list[str]) -> str:
+    return f"Before you visit, contact {' or '.join(contacts)}."
+
+
+PENDING_CONTACT_UNKNOWN = "Contact your manager before you visit."
+PENDING_FALLBACK = "Notice: speak to a manager before visiting. Open this message in Microsoft Teams."
+
+# --- ambiguous ----------------------------------------------------------------------------------------------
+
+AMBIGUOUS_TITLE = "Several possible properties"
+AMBIGUOUS_BODY = "Never a guess: choose the property you're visiting."
+AMBIGUOUS_NOT_LISTED = "Not listed? Check again with the full address and postcode."
+AMBIGUOUS_FALLBACK = "Several possible properties: check again with the full address and postcode."
+
+
+CHECK_BUTTON = "Check"
+
+
+def check_button_tooltip(target: str) -> str:
+    return f"Check {target}"
+
+# --- none ---------------------------------------------------------------------------------------------------
+
+
+def no_alert_for(query: str) -> str:
+    return f"No alert on the register for {query}"
+
+
+NONE_TIP = "For the most reliable result, check the full address with its postcode."
+NONE_FALLBACK = "No alert on the register. No alert is no guarantee: follow the lone-working procedure."
+
+# --- help ---------------------------------------------------------------------------------------------------
+
+HELP_TITLE = "Managed Contact Register"
+HELP_INTRO = "Check a property or a person before a visit or a call."
+HELP_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("check 12 High St",
+     "Check an address. A postcode (check PR7 1AA) or a name (check Jane Smith) also works."),
+    ("help", "Show this list."),
+)
+HELP_PRIVACY = "In channels and group chats, @mention me: I send results to you privately."
+HELP_FALLBACK = "Type: check 12 High St (or a postcode, or a name), or help."
+
+# --- errors -------------------------------------------------------------------------------------------------
+
+ERROR_FALLBACK = "Something went wrong. Please try again."
