@@ -1,0 +1,172 @@
+"""The aiohttp application: POST /api/messages (Bot Framework CloudAdapter), GET /healthz, GET /readyz."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+
+from bot.handlers import build_router
+from bot.settings import BotConfig, Settings, is_loopback
+from bot.teams import RegisterBot
+from cards import messages
+from cards.builders import error_card
+from register.demo import demo_entries, demo_incidents
+from register.model import Actor
+from register.service import Register
+from register.store import Store, StoreUnavailable
+from storage import describe, open_store
+
+log = logging.getLogger("register.bot")
+
+MAX_BODY = 256 * 1024
+SYSTEM = Actor(user_id="system:register-bot", name="Register bot")
+
+STORE = web.AppKey("store", Store)
+REGISTER = web.AppKey("register", Register)
+ADAPTER = web.AppKey("adapter", CloudAdapter)
+BOT = web.AppKey("bot", RegisterBot)
+SETTINGS = web.AppKey("settings", Settings)
+
+
+def bad_request(reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=400)
+
+
+def validate_activity(body: bytes, settings: Settings) -> tuple[dict[str, Any] | None, str]:
+    """Return (activity, "") or (None, reason). The stock adapter answers 500 to malformed JSON and to several
+    wrongly-typed fields; we answer 400 before it sees them."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, "the body is not JSON"
+    if not isinstance(data, dict):
+        return None, "the body is not an activity"
+    kind = data.get("type")
+    if not isinstance(kind, str) or not kind.strip():
+        return None, "the activity has no type"
+    for key in ("id", "text", "serviceUrl", "channelId", "name", "replyToId", "locale", "textFormat"):
+        if key in data and data[key] is not None and not isinstance(data[key], str):
+            return None, f"{key} must be a string"
+    for key in ("from", "recipient", "conversation"):
+        part = data.get(key)
+        if part is not None and not isinstance(part, dict):
+            return None, f"{key} must be an object"
+        if isinstance(part, dict) and part.get("id") is not None and not isinstance(part.get("id"), str):
+            return None, f"{key}.id must be a string"
+    for key in ("entities", "attachments", "membersAdded", "membersRemoved"):
+        if key in data and data[key] is not None and not (
+            isinstance(data[key], list) and all(isinstance(x, dict) for x in data[key])
+        ):
+            return None, f"{key} must be a list of objects"
+    if "channelData" in data and data["channelData"] is not None and not isinstance(data["channelData"], dict):
+        return None, "channelData must be an object"
+    if kind in ("message", "invoke"):
+        service_url = data.get("serviceUrl")
+        conversation = data.get("conversation") or {}
+        sender = data.get("from") or {}
+        if not service_url or not conversation.get("id") or not sender.get("id"):
+            return None, "a message needs serviceUrl, conversation.id and from.id"
+        parts = urlsplit(service_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None, "serviceUrl is not an http(s) URL"
+        if not settings.authenticated and not is_loopback(parts.hostname):
+            # Unauthenticated mode is for loopback only: never let an unsigned request make us call out.
+            return None, "serviceUrl must be a loopback address when the bot runs without authentication"
+    return data, ""
+
+
+async def messages_endpoint(request: web.Request) -> web.StreamResponse:
+    if request.content_type != "application/json":
+        return web.json_response({"error": "send application/json"}, status=415)
+    body = await request.read()
+    activity, reason = validate_activity(body, request.app[SETTINGS])
+    if activity is None:
+        log.info("refused a request to /api/messages: %s", reason)
+        return bad_request(reason)
+    response = await request.app[ADAPTER].process(request, request.app[BOT])
+    return response if response is not None else web.Response(status=201)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        await asyncio.wait_for(request.app[STORE].ping(), timeout=2.0)
+    except (StoreUnavailable, TimeoutError) as exc:
+        return web.json_response({"ready": False, "reason": str(exc) or "store did not answer"}, status=503)
+    return web.json_response({"ready": True, "entries_indexed": len(request.app[REGISTER].index)})
+
+
+async def _on_turn_error(context: TurnContext, error: Exception) -> None:
+    log.error("unhandled error in a turn: %s", error.__class__.__name__, exc_info=error)
+    with contextlib.suppress(Exception):
+        await context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(error_card(messages.SOMETHING_WENT_WRONG))))
+
+
+async def load_demo_if_empty(register: Register) -> None:
+    if await register.store.list_entries():
+        return
+    today = register.today()
+    await register.import_entries(demo_entries(today), SYSTEM, source="demo")
+    for incident in demo_incidents(today):
+        await register.add_incident(incident)
+    log.info("loaded the demo register (store was empty)")
+
+
+def create_app(settings: Settings, store: Store | None = None) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
+
+    async def lifecycle(app: web.Application):
+        app[STORE] = store if store is not None else await open_store(settings.env)
+        register = Register(app[STORE])
+        app[REGISTER] = register
+        if settings.demo_if_empty:
+            await load_demo_if_empty(register)
+        await register.refresh()
+        adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(BotConfig(settings)))
+        adapter.on_turn_error = _on_turn_error
+        app[ADAPTER] = adapter
+        app[BOT] = RegisterBot(build_router(register), app[STORE])
+        poller = asyncio.create_task(register.keep_fresh(settings.refresh_seconds))
+        log.info("register bot ready: %d entries indexed from %s", len(register.index), describe(settings.env))
+        yield
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
+        if store is None:
+            await app[STORE].close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_post("/api/messages", messages_endpoint)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    problem = settings.startup_problem()
+    if problem:
+        log.error("refusing to start: %s", problem)
+        sys.exit(2)
+    if not settings.authenticated:
+        log.warning("MicrosoftAppId is not set: requests to /api/messages are NOT authenticated "
+                    "(acceptable only on loopback for local development)")
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+
+
+if __name__ == "__main__":
+    main()

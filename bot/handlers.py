@@ -1,0 +1,50 @@
+"""Command and card-verb handlers. Short by design: the register does the work, cards/ does the wording."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.router import Reply, Request, Router
+from cards import messages
+from cards.builders import check_result_card, error_card, help_card
+from register.permissions import Role
+from register.service import Register
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY = 200
+
+
+def build_router(register: Register) -> Router:
+    async def help_(request: Request) -> Reply:
+        return Reply(card=help_card())
+
+    async def refused(request: Request) -> Reply:
+        return Reply(card=error_card(messages.NOT_ALLOWED))
+
+    router = Router(role_of=lambda actor: Role.STAFF, fallback=help_, refused=refused)
+
+    async def run_check(request: Request, query: str) -> Reply:
+        query = " ".join(query.split())
+        if not query:
+            return Reply(card=error_card(messages.EMPTY_CHECK))
+        if len(query) > MAX_QUERY:
+            return Reply(card=error_card(messages.TOO_LONG))
+        result = await register.check(query, request.actor, request.conversation_type)
+        log.info("check by %s in %s: %s (%d match(es))", request.actor.user_id, request.conversation_type,
+                 result.outcome.value, len(result.matches))
+        # Every check result is personal data, "no alert" included: in a channel the difference between a
+        # private reply and a public one would itself reveal which addresses are flagged.
+        return Reply(card=check_result_card(query, result, register.today()), personal_data=True)
+
+    @router.command("check", "lookup", "search", summary="check an address, postcode or name")
+    async def check(request: Request) -> Reply:
+        return await run_check(request, request.args)
+
+    @router.action("check")
+    async def check_choice(request: Request) -> Reply:
+        query = request.data.get("query")
+        return await run_check(request, query if isinstance(query, str) else "")
+
+    router.command("help", "hi", "hello", "?", summary="list the commands")(help_)
+    return router

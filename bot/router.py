@@ -1,0 +1,111 @@
+"""One router from command verbs (typed text) and card verbs (button data) to handlers.
+
+Parse once: the Teams layer strips the mention; here the text is split into verb and arguments. The first
+registered match runs; an unknown verb gets help, never silence. Roles are checked here, not in handlers.
+Requests and replies are plain data, so handlers know nothing of botbuilder.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from register.model import Actor
+from register.permissions import Role, allows
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 500  # longer commands are refused politely, not processed
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    verb: str
+    args: str
+
+
+def parse_command(text: str) -> Command:
+    """'check 12 High St' -> Command('check', '12 High St'). Case-insensitive verb; whitespace folded."""
+    words = (text or "").split()
+    if not words:
+        return Command("", "")
+    return Command(words[0].lower().rstrip(":,."), " ".join(words[1:]))
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    actor: Actor
+    conversation_type: str  # personal | groupChat | channel
+    tenant_id: str
+    verb: str
+    args: str = ""
+    data: dict[str, Any] = field(default_factory=dict)  # card data for card verbs
+
+    @property
+    def is_private(self) -> bool:
+        return self.conversation_type == "personal"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What to say. `personal_data` marks a reply that may only be shown to the asker in personal chat;
+    the Teams layer delivers it 1:1 when the request came from a group chat or channel."""
+
+    card: dict[str, Any] | None = None
+    text: str | None = None
+    personal_data: bool = False
+
+
+Handler = Callable[[Request], Awaitable[Reply]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    verb: str
+    handler: Handler
+    role: Role
+    summary: str
+
+
+class Router:
+    def __init__(self, role_of: Callable[[Actor], Role], fallback: Handler, refused: Handler):
+        self._commands: dict[str, Route] = {}
+        self._actions: dict[str, Route] = {}
+        self._role_of = role_of
+        self._fallback = fallback
+        self._refused = refused
+
+    def command(self, verb: str, *aliases: str, role: Role = Role.STAFF, summary: str = ""):
+        def register(handler: Handler) -> Handler:
+            for name in (verb, *aliases):
+                self._commands[name] = Route(verb, handler, role, summary)
+            return handler
+
+        return register
+
+    def action(self, verb: str, role: Role = Role.STAFF):
+        def register(handler: Handler) -> Handler:
+            self._actions[verb] = Route(verb, handler, role, "")
+            return handler
+
+        return register
+
+    @property
+    def commands(self) -> list[Route]:
+        seen: dict[str, Route] = {}
+        for route in self._commands.values():
+            seen.setdefault(route.verb, route)
+        return list(seen.values())
+
+    async def dispatch(self, request: Request, *, card: bool = False) -> Reply:
+        table = self._actions if card else self._commands
+        route = table.get(request.verb)
+        if route is None:
+            log.info("unknown %s verb %r; answering with help", "card" if card else "command", request.verb[:40])
+            return await self._fallback(request)
+        if not allows(self._role_of(request.actor), route.role):
+            log.warning("refused %s to user %s (needs %s)", route.verb, request.actor.user_id, route.role.name)
+            return await self._refused(request)
+        return await route.handler(request)

@@ -1,0 +1,79 @@
+"""Settings from environment variables only (secrets included: on App Service use Key Vault references)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_id: str = ""
+    app_password: str = ""
+    app_type: str = "MultiTenant"
+    app_tenant_id: str = ""
+    host: str = "127.0.0.1"
+    port: int = 3978
+    allow_unauthenticated: bool = False
+    demo_if_empty: bool = False
+    refresh_seconds: float = 3.0
+    env: Mapping[str, str] | None = None  # what the store is opened from
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            app_id=env.get("MicrosoftAppId", ""),
+            app_password=env.get("MicrosoftAppPassword", ""),
+            app_type=env.get("MicrosoftAppType", "") or "MultiTenant",
+            app_tenant_id=env.get("MicrosoftAppTenantId", ""),
+            host=env.get("REGISTER_HOST", "") or "127.0.0.1",
+            port=int(env.get("REGISTER_PORT", "") or 3978),
+            allow_unauthenticated=_flag(env.get("REGISTER_ALLOW_UNAUTHENTICATED")),
+            demo_if_empty=_flag(env.get("REGISTER_DEMO")),
+            refresh_seconds=float(env.get("REGISTER_REFRESH_SECONDS", "") or 3.0),
+            env=env,
+        )
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self.app_id)
+
+    def startup_problem(self) -> str | None:
+        """Why the bot must not start with these settings, or None."""
+        if not self.authenticated and not is_loopback(self.host) and not self.allow_unauthenticated:
+            return (f"MicrosoftAppId is not set, so requests are not authenticated, and REGISTER_HOST={self.host} "
+                    "is not a loopback address. Set MicrosoftAppId/MicrosoftAppPassword, bind to 127.0.0.1, or set "
+                    "REGISTER_ALLOW_UNAUTHENTICATED=1 if something in front of the bot authenticates requests.")
+        return None
+
+
+class BotConfig:
+    """The attribute-style configuration ConfigurationBotFrameworkAuthentication reads (APP_ID, ...)."""
+
+    def __init__(self, settings: Settings):
+        self.APP_ID = settings.app_id
+        self.APP_PASSWORD = settings.app_password
+        self.APP_TYPE = settings.app_type
+        self.APP_TENANTID = settings.app_tenant_id
+        env = settings.env or {}
+        for key in ("TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL", "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL",
+                    "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER", "CHANNEL_SERVICE"):
+            if env.get(key):
+                setattr(self, key, env[key])

@@ -1,0 +1,217 @@
+"""The Teams edge: translates Bot Framework activities into router requests and replies into activities.
+
+Everything botbuilder-specific about a turn lives here (and the adapter set-up in bot/app.py), so another host
+(the Microsoft 365 Agents SDK, say) would replace only this layer.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from botbuilder.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
+from botbuilder.core.bot_adapter import BotAdapter
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    ChannelAccount,
+    ConversationParameters,
+)
+from botframework.connector import ConnectorClient
+from msrest.serialization import Model
+
+from bot.router import MAX_TEXT, Reply, Request, Router, parse_command
+from cards import messages
+from cards.builders import error_card
+from register.model import Actor, ConversationRef
+from register.store import Store, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+PERSONAL = "personal"
+
+
+class AdaptiveCardInvokeBody(Model):
+    """The body of an `adaptiveCard/action` invoke response. A msrest Model, so the aiohttp integration serialises
+    it once (the SDK's own path serialises twice and answers 500: platform.md)."""
+
+    _attribute_map = {
+        "status_code": {"key": "statusCode", "type": "int"},
+        "type": {"key": "type", "type": "str"},
+        "value": {"key": "value", "type": "object"},
+    }
+
+    def __init__(self, *, status_code: int = 200, type: str = "", value: Any = None, **kwargs: Any):  # noqa: A002
+        super().__init__(**kwargs)
+        self.status_code = status_code
+        self.type = type
+        self.value = value
+
+
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
+
+
+def conversation_type(activity: Activity) -> str:
+    conv = activity.conversation
+    kind = (conv.conversation_type if conv else None) or ""
+    if kind in ("personal", "groupChat", "channel"):
+        return kind
+    return "groupChat" if conv is not None and conv.is_group else PERSONAL
+
+
+def tenant_of(activity: Activity) -> str:
+    channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    tenant = channel_data.get("tenant") if isinstance(channel_data.get("tenant"), dict) else {}
+    conv_tenant = activity.conversation.tenant_id if activity.conversation else None
+    return str(tenant.get("id") or conv_tenant or "")
+
+
+def actor_of(activity: Activity) -> Actor:
+    user = activity.from_property or ChannelAccount()
+    return Actor(user_id=str(user.id or ""), aad_object_id=str(user.aad_object_id or ""), name=str(user.name or ""))
+
+
+def command_text(activity: Activity) -> str:
+    """The message text without the bot's @mention (group chats and channels) and with whitespace trimmed."""
+    text = TurnContext.remove_recipient_mention(activity) if activity.entities else activity.text
+    return (text or "").replace("\u00a0", " ").strip()
+
+
+class RegisterBot(ActivityHandler):
+    def __init__(self, router: Router, store: Store):
+        self.router = router
+        self.store = store
+        self._saved_refs: set[tuple[str, str]] = set()
+
+    # -- turn entry points ------------------------------------------------------------------------------
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        await self._remember_conversation(turn_context)
+        await super().on_turn(turn_context)
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if isinstance(activity.value, dict) and not (activity.text or "").strip():
+            data = activity.value
+            request = self._request(activity, str(data.get("verb") or ""), data=data)
+            reply = await self._dispatch(request, card=True)
+        else:
+            text = command_text(activity)
+            if len(text) > MAX_TEXT:
+                reply = Reply(card=error_card(messages.TOO_LONG))
+            else:
+                command = parse_command(text)
+                reply = await self._dispatch(self._request(activity, command.verb, command.args))
+        await self._deliver(turn_context, reply)
+
+    async def on_invoke_activity(self, turn_context: TurnContext):
+        activity = turn_context.activity
+        if activity.name != "adaptiveCard/action":
+            return await super().on_invoke_activity(turn_context)
+        value = activity.value if isinstance(activity.value, dict) else {}
+        action = value.get("action") if isinstance(value.get("action"), dict) else {}
+        data = action.get("data") if isinstance(action.get("data"), dict) else {}
+        request = self._request(activity, str(action.get("verb") or data.get("verb") or ""), data=data)
+        reply = await self._dispatch(request, card=True)
+        if reply.personal_data and not request.is_private:
+            delivered = await self._send_privately(turn_context, reply)
+            text = messages.RESULT_SENT_PRIVATELY if delivered else messages.CANNOT_MESSAGE_PRIVATELY
+            return self._invoke_response(AdaptiveCardInvokeBody(type=MESSAGE_TYPE, value=text))
+        if reply.card is not None:
+            return self._invoke_response(AdaptiveCardInvokeBody(type=CARD_TYPE, value=reply.card))
+        return self._invoke_response(AdaptiveCardInvokeBody(type=MESSAGE_TYPE, value=reply.text or ""))
+
+    async def on_installation_update(self, turn_context: TurnContext) -> None:
+        return  # the conversation reference was saved in on_turn
+
+    # -- helpers ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _invoke_response(body: AdaptiveCardInvokeBody):
+        return ActivityHandler._create_invoke_response(body)
+
+    @staticmethod
+    def _request(activity: Activity, verb: str, args: str = "", data: dict | None = None) -> Request:
+        return Request(
+            actor=actor_of(activity),
+            conversation_type=conversation_type(activity),
+            tenant_id=tenant_of(activity),
+            verb=verb.strip().lower()[:64],
+            args=args,
+            data=data or {},
+        )
+
+    async def _dispatch(self, request: Request, card: bool = False) -> Reply:
+        try:
+            return await self.router.dispatch(request, card=card)
+        except StoreUnavailable:
+            log.warning("store unavailable while handling %r", request.verb)
+            return Reply(card=error_card(messages.REGISTER_UNAVAILABLE))
+
+    async def _deliver(self, turn_context: TurnContext, reply: Reply) -> None:
+        if reply.personal_data and conversation_type(turn_context.activity) != PERSONAL:
+            delivered = await self._send_privately(turn_context, reply)
+            await turn_context.send_activity(messages.RESULT_SENT_PRIVATELY if delivered else messages.CANNOT_MESSAGE_PRIVATELY)
+            return
+        await turn_context.send_activity(self._activity(reply))
+
+    @staticmethod
+    def _activity(reply: Reply) -> Activity:
+        if reply.card is not None:
+            # a card is sent on its own (no text), so that it can be updated in place later
+            return MessageFactory.attachment(CardFactory.adaptive_card(reply.card))
+        return MessageFactory.text(reply.text or "")
+
+    async def _send_privately(self, turn_context: TurnContext, reply: Reply) -> bool:
+        """Open (or reuse) the asker's 1:1 chat with the bot and send the reply there."""
+        activity = turn_context.activity
+        connector: ConnectorClient | None = turn_context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
+        if connector is None or activity.from_property is None:
+            return False
+        tenant = tenant_of(activity)
+        params = ConversationParameters(
+            is_group=False,
+            bot=activity.recipient,
+            members=[ChannelAccount(id=activity.from_property.id)],
+            tenant_id=tenant or None,
+            channel_data={"tenant": {"id": tenant}} if tenant else None,
+        )
+        try:
+            created = await connector.conversations.create_conversation(params)
+            outgoing = self._activity(reply)
+            outgoing.from_property = activity.recipient
+            outgoing.recipient = activity.from_property
+            outgoing.channel_id = activity.channel_id
+            outgoing.service_url = activity.service_url
+            await connector.conversations.send_to_conversation(created.id, outgoing)
+            return True
+        except Exception:  # noqa: BLE001 - blocked bot (403), app not installed for the user, connector down
+            log.warning("could not message user %s privately", activity.from_property.id, exc_info=True)
+            return False
+
+    async def _remember_conversation(self, turn_context: TurnContext) -> None:
+        """Save the reference of every user's personal chat (approvals and reminders will message them), once per
+        process per conversation, so the hot path does not write on every message."""
+        activity = turn_context.activity
+        if activity.type not in (ActivityTypes.message, ActivityTypes.installation_update,
+                                 ActivityTypes.conversation_update, ActivityTypes.invoke):
+            return
+        if conversation_type(activity) != PERSONAL or not activity.conversation or not activity.from_property:
+            return
+        key = (str(activity.from_property.id), str(activity.conversation.id))
+        if not key[0] or key in self._saved_refs:
+            return
+        reference = TurnContext.get_conversation_reference(activity)
+        try:
+            await self.store.save_conversation_ref(ConversationRef(
+                user_id=key[0],
+                tenant_id=tenant_of(activity),
+                aad_object_id=str(activity.from_property.aad_object_id or ""),
+                reference=reference.serialize(),
+                updated_at=datetime.now(UTC),
+            ))
+            self._saved_refs.add(key)
+        except StoreUnavailable:
+            log.warning("could not save a conversation reference; will try on the next message")

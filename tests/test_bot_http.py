@@ -1,0 +1,216 @@
+"""The bot over real HTTP on loopback: Teams-shaped activities in, what it sent to the local connector out."""
+
+from __future__ import annotations
+
+import json
+
+from cards import messages
+from register.model import Outcome
+
+PERSONAL_ADDRESS_BITS = ("MCR-", "High Street", "HIGH STREET", "Chorley", "PR7")
+
+
+def body_text(sent) -> str:
+    return json.dumps([s.body for s in sent])
+
+
+async def test_check_in_personal_chat_replies_with_the_alert_card(bot, connector, teams, store):
+    activity = teams.personal("check 12 High St")
+    status, _ = await bot.post(activity)
+    assert status in (200, 201)
+    [reply] = connector.sent
+    assert reply.method == "POST"
+    assert reply.conversation_id == activity["conversation"]["id"]
+    assert reply.reply_to == activity["id"]
+    [card] = reply.cards
+    assert card["type"] == "AdaptiveCard" and card["version"] == "1.5"
+    assert "MCR-2026-0001" in json.dumps(card)
+    [record] = await store.list_audit(ref="MCR-2026-0001")
+    assert (record.actor.user_id, record.actor.aad_object_id, record.actor.name) == (
+        "user-id-0", "aad-user-id-0", "Alex Wilber")
+    assert (record.action, record.query, record.outcome, record.conversation_type) == (
+        "check", "12 High St", Outcome.ALERT.value, "personal")
+    assert record.refs == ("MCR-2026-0001",)
+
+
+async def test_check_with_no_alert_says_so_and_is_audited(bot, connector, teams, store):
+    await bot.post(teams.personal("check 99 Nowhere Road, Chorley"))
+    [reply] = connector.sent
+    assert messages.NO_GUARANTEE in json.dumps(reply.cards[0])
+    [record] = await store.list_audit()
+    assert record.outcome == "none" and record.refs == ()
+
+
+async def test_group_chat_check_sends_the_card_privately_and_no_personal_data_to_the_group(bot, connector,
+                                                                                          teams):
+    activity = teams.mention("check 12 high street")
+    assert activity["text"].startswith("<at>")
+    status, _ = await bot.post(activity)
+    assert status in (200, 201)
+    group = connector.to(activity["conversation"]["id"])
+    assert [s.text for s in group] == [messages.RESULT_SENT_PRIVATELY]
+    assert not any(bit in body_text(group) for bit in PERSONAL_ADDRESS_BITS)
+    assert not group[0].cards
+    [created] = connector.created
+    assert created["members"] == [{"id": "user-id-0"}]
+    assert created["tenantId"] == activity["conversation"]["tenantId"] or \
+        created["channelData"]["tenant"]["id"] == activity["conversation"]["tenantId"]
+    [private] = connector.to("personal:user-id-0")
+    assert "MCR-2026-0001" in json.dumps(private.cards)
+
+
+async def test_channel_check_is_private_too(bot, connector, teams):
+    activity = teams.mention("check 12 High St", scope="channel")
+    await bot.post(activity)
+    channel = connector.to(activity["conversation"]["id"])
+    assert [s.text for s in channel] == [messages.RESULT_SENT_PRIVATELY]
+    assert "MCR-2026-0001" in json.dumps(connector.to("personal:user-id-0")[0].cards)
+
+
+async def test_a_no_alert_result_is_private_as_well(bot, connector, teams):
+    """Otherwise the channel would learn which addresses are flagged from which answers are private."""
+    activity = teams.mention("check 99 Nowhere Road")
+    await bot.post(activity)
+    assert [s.text for s in connector.to(activity["conversation"]["id"])] == [messages.RESULT_SENT_PRIVATELY]
+
+
+async def test_when_the_user_cannot_be_messaged_privately_the_group_gets_a_notice_only(bot, connector, teams):
+    connector.refuse_conversations = True
+    activity = teams.mention("check 12 High St")
+    status, _ = await bot.post(activity)
+    assert status in (200, 201)
+    assert [s.text for s in connector.sent] == [messages.CANNOT_MESSAGE_PRIVATELY]
+    assert not any(bit in body_text(connector.sent) for bit in PERSONAL_ADDRESS_BITS)
+
+
+async def test_help_and_unknown_verbs_get_the_help_card(bot, connector, teams):
+    await bot.post(teams.personal("help"))
+    await bot.post(teams.personal("frobnicate the widgets"))
+    await bot.post(teams.mention("what can you do"))
+    assert len(connector.sent) == 3
+    cards = [json.dumps(s.cards) for s in connector.sent]
+    assert all("check 12 High St" in c for c in cards), cards
+    assert cards[0] == cards[1] == cards[2]
+
+
+async def test_empty_check_asks_what_to_check_and_audits_nothing(bot, connector, teams, store):
+    await bot.post(teams.personal("check"))
+    [reply] = connector.sent
+    assert messages.EMPTY_CHECK in json.dumps(reply.cards)
+    assert await store.list_audit() == []
+
+
+async def test_a_card_choice_reruns_the_check(bot, connector, teams):
+    await bot.post(teams.submit({"verb": "check", "query": "12 High Street, Chorley, PR7 1AA"}))
+    [reply] = connector.sent
+    assert "MCR-2026-0001" in json.dumps(reply.cards)
+
+
+async def test_a_card_submit_with_missing_fields_is_answered_politely(bot, connector, teams, store):
+    await bot.post(teams.submit({"verb": "check"}))
+    await bot.post(teams.submit({"verb": "check", "query": ["not", "a", "string"]}))
+    await bot.post(teams.submit({}))
+    assert len(connector.sent) == 3
+    assert messages.EMPTY_CHECK in json.dumps(connector.sent[0].cards)
+    assert messages.EMPTY_CHECK in json.dumps(connector.sent[1].cards)
+    assert "check 12 High St" in json.dumps(connector.sent[2].cards)  # no verb: help
+    assert await store.list_audit() == []
+
+
+async def test_action_execute_invoke_answers_200_with_a_card_body(bot, connector, teams):
+    status, body = await bot.post(teams.execute("check", {"query": "12 High St"}))
+    assert status == 200
+    assert body["statusCode"] == 200
+    assert body["type"] == "application/vnd.microsoft.card.adaptive"
+    assert body["value"]["type"] == "AdaptiveCard"
+    assert "MCR-2026-0001" in json.dumps(body["value"])
+
+
+async def test_overlong_text_is_refused_politely(bot, connector, teams, store):
+    await bot.post(teams.personal("check " + "x" * 5000))
+    [reply] = connector.sent
+    assert messages.TOO_LONG in json.dumps(reply.cards)
+    assert await store.list_audit() == []
+
+
+async def test_installation_saves_the_conversation_reference(bot, teams, store):
+    status, _ = await bot.post(teams.installation())
+    assert status in (200, 201)
+    ref = await store.get_conversation_ref("user-id-0")
+    assert ref is not None
+    assert ref.reference["conversation"]["id"] == "personal-user-id-0"
+    assert ref.tenant_id == "00000000-0000-0000-0000-0000000000001"
+
+
+async def test_a_message_saves_the_conversation_reference(bot, teams, store):
+    await bot.post(teams.personal("help"))
+    ref = await store.get_conversation_ref("user-id-0")
+    assert ref is not None and ref.reference["serviceUrl"] == teams.service_url
+
+
+async def test_malformed_requests_get_400_and_change_nothing(bot, connector, teams, store):
+    good = teams.personal("check 12 High St")
+    cases = [
+        b"{not json",
+        b"",
+        b"[]",
+        b"null",
+        json.dumps({"text": "check 12 High St"}).encode(),
+        json.dumps({**good, "type": 7}).encode(),
+        json.dumps({**good, "from": "user-id-0"}).encode(),
+        json.dumps({**good, "conversation": None}).encode(),
+        json.dumps({**good, "serviceUrl": None}).encode(),
+        json.dumps({**good, "serviceUrl": "http://203.0.113.9/"}).encode(),
+        json.dumps({**good, "entities": "mention"}).encode(),
+        json.dumps({**good, "text": {"a": 1}}).encode(),
+        b"\xff\xfe\x00",
+    ]
+    for raw in cases:
+        status, body = await bot.post(None, raw=raw)
+        assert status == 400, (raw, status, body)
+    status, _ = await bot.post(None, raw=json.dumps(good).encode(), headers={"Content-Type": "text/plain"})
+    assert status == 415
+    assert connector.sent == []
+    assert await store.list_audit() == []
+    assert await store.get_conversation_ref("user-id-0") is None
+
+
+async def test_unknown_activity_types_are_accepted_quietly(bot, connector, teams):
+    for kind in ("typing", "messageReaction", "event", "endOfConversation", "somethingNew"):
+        activity = teams.personal("")
+        activity["type"] = kind
+        status, _ = await bot.post(activity)
+        assert status in (200, 201), kind
+    assert connector.sent == []
+
+
+async def test_health_and_readiness(bot, store):
+    assert await bot.get("/healthz") == (200, {"status": "ok"})
+    status, body = await bot.get("/readyz")
+    assert status == 200 and body["ready"] is True and body["entries_indexed"] > 0
+    await store.close()
+    status, body = await bot.get("/readyz")
+    assert status == 503 and body["ready"] is False
+
+
+async def test_an_entry_written_by_another_process_alerts_within_seconds(bot, bot_env, connector, teams):
+    """The index follows the store: register-admin (another SQLite connection) adds an entry; the bot alerts."""
+    import asyncio
+
+    from register.address import parse_address
+    from register.model import Entry, Restriction, Status, Subject
+    from storage.sqlite import SQLiteStore
+
+    other = await SQLiteStore.open(bot_env["REGISTER_DB"])
+    await other.create_entry(Entry(ref="MCR-2026-0500", subject=Subject.PROPERTY, status=Status.ACTIVE,
+                                   address=parse_address("8 Matfen Place, Newcastle upon Tyne", "NE4 9DN"),
+                                   restrictions=[Restriction.NO_LONE_VISITS], guidance="Two officers.",
+                                   contact="Team leader", decided_on=None, review_on=None))
+    await other.close()
+    for _ in range(50):
+        connector.sent.clear()
+        await bot.post(teams.personal("check 8 matfen pl NE49DN"))
+        if "MCR-2026-0500" in json.dumps(connector.sent[0].cards):
+            break
+        await asyncio.sleep(0.1)
+    assert "MCR-2026-0500" in json.dumps(connector.sent[0].cards)
