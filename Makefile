@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test bench lint clean chromium
+.PHONY: install run test bench lint clean chromium package
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,3 +38,7 @@ lint: install
 
 clean:
 	rm -rf $(VENV) node_modules data .pytest_cache
+
+# The Teams app package for the bot's Entra app id: make package MicrosoftAppId=<GUID>
+package: install
+	$(BIN)/python -m tools.manifest --app-id "$(MicrosoftAppId)"
