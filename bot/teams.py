@@ -10,7 +10,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from botbuilder.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
+from botbuilder.core import ActivityHandler, CardFactory, InvokeResponse, MessageFactory, TurnContext
 from botbuilder.core.bot_adapter import BotAdapter
 from botbuilder.schema import (
     Activity,
@@ -129,8 +129,10 @@ class RegisterBot(ActivityHandler):
     # -- helpers ----------------------------------------------------------------------------------------
 
     @staticmethod
-    def _invoke_response(body: AdaptiveCardInvokeBody):
-        return ActivityHandler._create_invoke_response(body)
+    def _invoke_response(body: AdaptiveCardInvokeBody) -> InvokeResponse:
+        # Not ActivityHandler._create_invoke_response: it serialises the body, and the aiohttp integration then
+        # serialises it again and answers 500 (platform.md). Hand over the Model; it is serialised once.
+        return InvokeResponse(status=200, body=body)
 
     @staticmethod
     def _request(activity: Activity, verb: str, args: str = "", data: dict | None = None) -> Request:

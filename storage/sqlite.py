@@ -62,6 +62,7 @@ class SQLiteStore:
         self.path = str(path)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
         self._conn: sqlite3.Connection | None = None
+        self._closed = False
 
     @classmethod
     async def open(cls, path: str | Path) -> SQLiteStore:
@@ -83,6 +84,8 @@ class SQLiteStore:
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
+        if self._closed:
+            raise StoreUnavailable("sqlite store is closed")
         try:
             return await loop.run_in_executor(self._pool, fn, *args)
         except sqlite3.OperationalError as exc:  # locked past the timeout, disk gone, ...
@@ -149,12 +152,16 @@ class SQLiteStore:
         await self._run(lambda: self.conn.execute("SELECT 1 FROM docs LIMIT 1").fetchall())
 
     async def close(self) -> None:
+        if self._closed:
+            return
+
         def _close() -> None:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
 
         await self._run(_close)
+        self._closed = True
         self._pool.shutdown(wait=True)
 
     async def get_entry(self, ref: str) -> Saved[Entry] | None:
