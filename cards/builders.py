@@ -14,26 +14,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cards import messages as m
 from cards.elements import (
     Element,
+    Spacing,
     action_set,
     adaptive_card,
     card_size,
     column,
     column_set,
     container,
-    fact_set,
     submit_action,
     text_block,
 )
 from cards.text import clean, plain
-from register.model import Address, Entry, Outcome, Subject
-
-if TYPE_CHECKING:  # TEMPORARY until register/matching.py lands
-    from register.matching import LookupResult, Match
+from register.matching import LookupResult, Match
+from register.model import Address, Entry, Outcome, Restriction, Subject
 
 CHECK_VERB = "check"
 MAX_CHOICES = 5
@@ -45,8 +43,9 @@ ADDRESS_MAX_CHARS = 200
 CONTACT_MAX_CHARS = 200
 REF_MAX_CHARS = 40
 CHOICE_MAX_CHARS = 100
-# Staff guidance is shortened only if the whole card would otherwise be too big: tried in this order.
-GUIDANCE_MAX_CHARS = (1500, 800, 400, 200)
+# Layouts of the alert card, tried in order until the card fits the budget: (staff guidance shortened to at
+# most this many characters, compact bullets); 0 replaces the guidance by 'ask the contact'.
+ALERT_LAYOUTS = ((1500, False), (800, False), (400, False), (200, False), (200, True), (80, True), (0, True))
 CARD_BUDGET_BYTES = 24 * 1024  # well under Teams' 28 KB, leaving room for the activity envelope
 
 
@@ -68,22 +67,37 @@ def check_result_card(query: str, result: LookupResult, today: date) -> dict[str
 def alert_card(query: str, matches: tuple[Match, ...], today: date) -> dict[str, Any]:
     """Live entries at the property or for the person: every one of them, with its restrictions as guidance.
 
-    Staff guidance is shortened only when the full text would take the card past the size budget."""
+    A card over Teams' limit is not delivered at all, which would hide the alert. So when the entries are too
+    long for one card, the staff guidance is shortened first, then the bullets are made compact; only if a
+    (so far unheard-of) number of entries still does not fit are the last ones listed by reference alone,
+    with whom to ask."""
+    entries = [(match, match.entry) for match in matches if match.entry is not None]
     card: dict[str, Any] = {}
-    for guidance_max in GUIDANCE_MAX_CHARS:
-        card = _alert_card(query, matches, today, guidance_max)
+    for guidance_max, compact in ALERT_LAYOUTS:
+        card = _alert_card(query, entries, today, guidance_max, compact, len(entries))
+        if card_size(card) <= CARD_BUDGET_BYTES:
+            return card
+    for detailed in range(len(entries) - 1, 0, -1):
+        card = _alert_card(query, entries, today, 0, True, detailed)
         if card_size(card) <= CARD_BUDGET_BYTES:
             break
     return card
 
 
-def _alert_card(query: str, matches: tuple[Match, ...], today: date, guidance_max: int) -> dict[str, Any]:
-    shown = [(match, match.entry) for match in matches if match.entry is not None]
-    if not shown:
+def _alert_card(
+    query: str,
+    entries: list[tuple[Match, Entry]],
+    today: date,
+    guidance_max: int,
+    compact: bool,
+    detailed: int,
+) -> dict[str, Any]:
+    shown = entries[:detailed]
+    if not entries:
         intro = m.ALERT_DETAILS_MISSING
-    elif len(shown) > 1:
-        intro = m.alert_several(len(shown))
-    elif all(entry.subject is Subject.PERSON for _, entry in shown):
+    elif len(entries) > 1:
+        intro = m.alert_several(len(entries))
+    elif all(entry.subject is Subject.PERSON for _, entry in entries):
         intro = m.ALERT_INTRO_PERSON
     else:
         intro = m.ALERT_INTRO_PROPERTY
@@ -98,7 +112,11 @@ def _alert_card(query: str, matches: tuple[Match, ...], today: date, guidance_ma
     )
     body: list[Element] = [header]
     for index, (match, entry) in enumerate(shown):
-        body.append(_entry_section(match, entry, guidance_max, index=index, count=len(shown)))
+        body.append(_entry_section(match, entry, guidance_max, compact, index=index, count=len(entries)))
+    if len(shown) < len(entries):
+        refs = ", ".join(plain(entry.ref, REF_MAX_CHARS) for _, entry in entries[len(shown):])
+        body.append(text_block(m.alert_more(refs), weight="bolder", color="attention", spacing="large",
+                               separator=True))
     body.append(container(
         [
             text_block(m.ESSENTIAL_SERVICES_TITLE, weight="bolder"),
@@ -112,7 +130,9 @@ def _alert_card(query: str, matches: tuple[Match, ...], today: date, guidance_ma
     return adaptive_card(body, fallback_text=m.ALERT_FALLBACK)
 
 
-def _entry_section(match: Match, entry: Entry, guidance_max: int, *, index: int, count: int) -> Element:
+def _entry_section(
+    match: Match, entry: Entry, guidance_max: int, compact: bool, *, index: int, count: int
+) -> Element:
     who: list[tuple[str, str]] = []
     if entry.subject in (Subject.PERSON, Subject.PERSON_AND_PROPERTY) and entry.person_name:
         who.append((m.LABEL_PERSON, plain(entry.person_name, NAME_MAX_CHARS)))
@@ -125,20 +145,20 @@ def _entry_section(match: Match, entry: Entry, guidance_max: int, *, index: int,
         items.append(text_block(m.entry_position(index + 1, count), size="small", weight="bolder",
                                 is_subtle=True))
     if who:
-        items.append(fact_set(who))
+        items.append(_facts(who))
     items.append(text_block(m.HEADING_WHAT_TO_DO, weight="bolder", color="attention", spacing="medium"))
     restrictions = list(dict.fromkeys(entry.restrictions))  # keep order, drop repeats
-    if restrictions:
-        items.extend(_bullet(m.RESTRICTION_GUIDANCE[r]) for r in restrictions)
-    else:
-        items.append(_bullet(m.NO_RESTRICTIONS_RECORDED))
+    other = m.RESTRICTION_GUIDANCE[Restriction.OTHER]
+    sentences = [m.RESTRICTION_GUIDANCE.get(r, other) for r in restrictions] or [m.NO_RESTRICTIONS_RECORDED]
+    items.extend(_bullet(sentence, compact) for sentence in sentences)
     guidance = clean(entry.guidance, max(len(entry.guidance), 1))
     if guidance:
         items.append(text_block(m.HEADING_STAFF_GUIDANCE, weight="bolder", spacing="medium"))
-        items.append(text_block(plain(guidance, guidance_max), spacing="small"))
+        if guidance_max:
+            items.append(text_block(plain(guidance, guidance_max), spacing="small"))
         if len(guidance) > guidance_max:
             items.append(text_block(m.GUIDANCE_SHORTENED, size="small", is_subtle=True, spacing="small"))
-    items.append(fact_set(
+    items.append(_facts(
         [
             (m.LABEL_REVIEW_DATE, _review_date(entry)),
             (m.LABEL_CONTACT, plain(entry.contact, CONTACT_MAX_CHARS) or m.CONTACT_NOT_RECORDED),
@@ -149,12 +169,23 @@ def _entry_section(match: Match, entry: Entry, guidance_max: int, *, index: int,
     return container(items, separator=index > 0, spacing="large" if index else "medium")
 
 
+def _facts(facts: list[tuple[str, str]], *, spacing: Spacing | None = None) -> Element:
+    """'Label: value' lines, the label bold. Not a FactSet: on a phone its label column squeezes the values,
+    and a long value (an email address) is cut off instead of wrapping. Values must already be safe."""
+    return container([text_block(m.labelled(label, value), spacing="none") for label, value in facts],
+                     spacing=spacing)
+
+
 def _review_date(entry: Entry) -> str:
     return m.format_date(entry.review_on) if entry.review_on else m.REVIEW_DATE_NOT_RECORDED
 
 
-def _bullet(sentence: str) -> Element:
-    """A bullet with a hanging indent (a markdown list would not wrap as cleanly on a phone)."""
+def _bullet(sentence: str, compact: bool) -> Element:
+    """A bullet with a hanging indent, or (compact, when the card must shrink) a bullet character in front.
+
+    Not a markdown list: renderers differ in how they indent and wrap one, and the sentences matter most."""
+    if compact:
+        return text_block(f"{m.BULLET} {sentence}", spacing="small")
     return column_set(
         [
             column([text_block(m.BULLET, weight="bolder", color="attention")], width="auto"),
@@ -216,7 +247,7 @@ def pending_card(query: str, matches: tuple[Match, ...], today: date) -> dict[st
         ),
     ]
     if addresses:
-        body.append(fact_set([(m.LABEL_ADDRESS, a) for a in addresses[:MAX_CHOICES]], spacing="medium"))
+        body.append(_facts([(m.LABEL_ADDRESS, a) for a in addresses[:MAX_CHOICES]], spacing="medium"))
     body.append(text_block(m.pending_contact(contacts) if contacts else m.PENDING_CONTACT_UNKNOWN,
                            weight="bolder", spacing="medium"))
     body.append(text_block(m.NO_GUARANTEE, spacing="medium"))

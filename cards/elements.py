@@ -85,12 +85,6 @@ def column_set(
     return {"type": "ColumnSet", "columns": list(columns), **_props(spacing=spacing, separator=separator)}
 
 
-def fact_set(facts: Iterable[tuple[str, str]], *, spacing: Spacing | None = None) -> Element:
-    """A FactSet from (title, value) pairs. Values are markdown in Teams, like TextBlock text."""
-    return {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in facts],
-            **_props(spacing=spacing)}
-
-
 def submit_action(
     title: str,
     data: Mapping[str, Any],

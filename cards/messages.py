@@ -94,6 +94,15 @@ def entry_position(position: int, count: int) -> str:
     return f"Entry {position} of {count}"
 
 
+def alert_more(refs: str) -> str:
+    return (f"Also on the register here: {refs}. There is too much to show on one card: "
+            "ask the register administrators for the details before any contact.")
+
+
+def labelled(label: str, value: str) -> str:
+    return f"**{label}:** {value}"
+
+
 LABEL_ADDRESS = "Address"
 LABEL_PERSON = "Person"
 LABEL_REFERENCE = "Reference"

@@ -28,13 +28,14 @@ from cards import (
 )
 from cards.builders import CARD_BUDGET_BYTES, MAX_CHOICES, QUERY_MAX_CHARS
 from cards.text import clean
+from register.demo import demo_entries, demo_incidents
+from register.matching import Match, RegisterIndex
 from register.model import Outcome, Restriction, Status, Subject
 from tests.cardcheck import samples
 from tests.cardcheck.samples import (
     HIGH_ST,
     MARYS,
     TODAY,
-    Match,
     entry,
     entry_match,
     flat,
@@ -95,12 +96,10 @@ def schema_validator() -> Any:
 
 
 def markdown() -> Any:
-    try:
-        from markdown_it import MarkdownIt
-    except ImportError:
-        pytest.fail("the markdown-injection tests need `markdown-it-py` (a CommonMark renderer like Teams'); "
-                    "install the test extras (make install).")
-    return MarkdownIt("commonmark", {"html": False}).enable("strikethrough")
+    """A CommonMark renderer, as a second opinion on escaping (the regex test above needs no package)."""
+    markdown_it = pytest.importorskip(
+        "markdown_it", reason="markdown-it-py is not installed: add it to the test extras in pyproject.toml")
+    return markdown_it.MarkdownIt("commonmark", {"html": False}).enable("strikethrough")
 
 
 @pytest.fixture(scope="module")
@@ -210,8 +209,8 @@ def test_several_live_entries_are_all_shown():
 def test_person_only_entry_shows_the_name_and_no_address():
     card = CARDS["alert_person"]
     text = all_text(card)
-    assert f"{messages.LABEL_PERSON}: Jane Smith" in text
-    assert f"{messages.LABEL_ADDRESS}:" not in text
+    assert messages.labelled(messages.LABEL_PERSON, "Jane Smith") in text
+    assert messages.labelled(messages.LABEL_ADDRESS, "") not in text
     assert messages.ALERT_INTRO_PERSON in text
     assert messages.RESTRICTION_GUIDANCE[Restriction.PREMISES_EXCLUSION] in text
 
@@ -346,15 +345,56 @@ def test_check_result_card_dispatches_on_outcome():
         assert "attention" != CARDS[name]["body"][0].get("style"), name
 
 
+# --- with the real matcher ----------------------------------------------------------------------------------
+
+DEMO_QUERIES = ("12 high st", "12 High St PR71AA", "40 Market St", "Flat 3, 40 Market Street", "Astley House",
+                "3 Brook Street", "18 Mill Lane", "Karen Pilling", "PR7 1AA", "99 Nowhere Road", "Chorley")
+
+
+@pytest.fixture(scope="module")
+def demo_index() -> RegisterIndex:
+    index = RegisterIndex(today=lambda: TODAY)
+    for e in demo_entries(TODAY):
+        index.put_entry(e)
+    for incident in demo_incidents(TODAY):
+        index.put_incident(incident)
+    return index
+
+
+def test_cards_from_the_real_matcher_are_valid_and_their_buttons_lead_somewhere(demo_index, validator):
+    outcomes = set()
+    for query in DEMO_QUERIES:
+        found = demo_index.lookup(query)
+        outcomes.add(found.outcome)
+        card = check_result_card(query, found, TODAY)
+        assert list(validator.iter_errors(card)) == [], query
+        assert card_size(card) <= CARD_BUDGET_BYTES
+        for data in submit_data(card):
+            again = demo_index.lookup(data["query"])
+            assert again.outcome is not Outcome.AMBIGUOUS, (query, data)
+            if found.outcome is Outcome.BUILDING:
+                assert again.outcome is Outcome.ALERT, (query, data)  # the flat with the entry
+    assert outcomes == set(Outcome), "the demo queries should reach every outcome"
+
+
 # --- what the user typed ------------------------------------------------------------------------------------
 
 
 MARKDOWN_SPECIALS = re.compile(r"(?<!\\)[*_`\[\]<>~|]")
+LABELS = (messages.LABEL_ADDRESS, messages.LABEL_PERSON, messages.LABEL_REVIEW_DATE, messages.LABEL_CONTACT,
+          messages.LABEL_REFERENCE)
+
+
+def without_our_labels(text: str) -> str:
+    """The card's own bold labels ('**Contact:** ...') are our markdown; what follows them is not."""
+    for label in LABELS:
+        text = text.removeprefix(messages.labelled(label, ""))
+    return text
 
 
 @pytest.mark.parametrize("name", ["none_hostile", "alert_hostile", "error_hostile"])
 def test_hostile_text_has_every_markdown_special_escaped(name):
-    for text in texts(CARDS[name]):
+    for text in map(without_our_labels, texts(CARDS[name])):
         assert not MARKDOWN_SPECIALS.search(text.replace("\\\\", "")), text
         assert "\n" not in text and "\u202e" not in text and "\x00" not in text and "\u200b" not in text
         assert "{{" not in text
@@ -363,7 +403,7 @@ def test_hostile_text_has_every_markdown_special_escaped(name):
 @pytest.mark.parametrize("name", ["none_hostile", "alert_hostile", "error_hostile"])
 def test_hostile_text_renders_as_plain_text_in_a_markdown_renderer(name):
     md = markdown()
-    for text in texts(CARDS[name]):
+    for text in map(without_our_labels, texts(CARDS[name])):
         html = md.render(text)
         for tag in ("<a ", "<img", "<strong", "<em", "<code", "<h1", "<li", "<script", "<del", "<s>", "<b>",
                     "<blockquote", "<hr"):
@@ -471,15 +511,12 @@ def need(browser: Any) -> Any:
 @pytest.mark.browser
 @pytest.mark.parametrize("name", sorted(CARDS))
 def test_renders_in_the_official_renderer_at_phone_width(name, browser):
-    from tests.cardcheck import markdown_available
-
     checker = need(browser)
-    assert markdown_available(), "install markdown-it-py so that the renderer sees markdown as Teams does"
     report = checker.check(CARDS[name])
     assert report.errors == []
     assert report.rendered and report.width == 360 and report.height > 40
     assert report.text.strip()
-    assert not report.overflows, "the card is wider than a phone"
+    assert not report.overflows, f"wider than a phone, or text cut off: {report.clipped}"
     assert report.anchors == 0, "no card has links; a link means markdown got through"
 
 
@@ -495,6 +532,19 @@ def test_renderer_check_can_fail(browser):
 
 
 @pytest.mark.browser
+def test_renderer_notices_text_cut_off_at_phone_width(browser):
+    checker = need(browser)
+    markdown()  # the list below is only a list once markdown is rendered
+    # A markdown list is cut off at the right edge by this renderer: the harness must notice.
+    listed = {"type": "AdaptiveCard", "version": "1.5", "body": [
+        {"type": "TextBlock", "wrap": True, "text": "- " + "Do not visit alone. " * 10}]}
+    assert checker.check(listed).overflows
+    unwrapped = {"type": "AdaptiveCard", "version": "1.5",
+                 "body": [{"type": "TextBlock", "text": "x " * 200}]}
+    assert checker.check(unwrapped).overflows  # cut off with an ellipsis: hidden text all the same
+
+
+@pytest.mark.browser
 def test_renderer_buttons_submit_the_right_data(browser):
     checker = need(browser)
     card = CARDS["ambiguous"]
@@ -506,6 +556,7 @@ def test_renderer_buttons_submit_the_right_data(browser):
 @pytest.mark.browser
 def test_renderer_shows_the_hostile_query_literally(browser):
     checker = need(browser)
+    markdown()  # without a markdown engine the harness shows the escapes themselves
     report = checker.check(CARDS["none_hostile"])
     assert "**URGENT** _now_ [click here](http://evil.example/x)" in report.text
     assert report.anchors == 0

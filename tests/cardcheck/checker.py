@@ -91,11 +91,13 @@ class CardReport:
     text: str
     html: str
     anchors: int
+    clipped: list[str] = field(default_factory=list)
     buttons: list[str] = field(default_factory=list)
 
     @property
     def overflows(self) -> bool:
-        return self.scroll_width > self.client_width
+        """Wider than the phone, or with text cut off at its edge."""
+        return self.scroll_width > self.client_width or bool(self.clipped)
 
 
 def markdown_texts(card: Any) -> Iterator[str]:
@@ -190,6 +192,7 @@ class CardChecker:
             text=raw["text"],
             html=raw["html"],
             anchors=raw["anchors"],
+            clipped=list(raw["clipped"]),
             buttons=list(raw["buttons"]),
         )
 

@@ -10,12 +10,8 @@ from datetime import date, datetime
 from typing import Any
 
 from cards import check_result_card, error_card, help_card, messages
+from register.matching import LookupResult, Match
 from register.model import Address, Entry, Incident, Outcome, Restriction, Status, Subject
-
-try:
-    from register.matching import LookupResult, Match
-except ImportError:  # TEMPORARY: until register/matching.py lands
-    from tests.cardcheck._matching_stub import LookupResult, Match  # type: ignore[assignment]
 
 TODAY = date(2026, 11, 28)
 
@@ -87,8 +83,8 @@ def sample_cards() -> dict[str, dict[str, Any]]:
         entry_match(entry("MCR-2026-0020", restrictions=[], guidance="")),
     )
     huge = tuple(
-        entry_match(entry(f"MCR-2026-{i:04d}", guidance="Take care. " * 600, contact="C" * 5000,
-                          person_name="N" * 5000))
+        entry_match(entry(f"MCR-2026-{i:04d}", guidance="Take care. " * 600, contact="Contact name " * 500,
+                          person_name="Person name " * 500))
         for i in range(1, 13)
     )
     hostile = entry(guidance="**Call** [me](http://evil.example) <b>now</b>",
