@@ -7,14 +7,18 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from register.csvio import read_csv, write_csv
 from register.demo import demo_entries, demo_incidents
+from register.governance import RetentionPolicy, run_retention, subject_access, subject_access_html
 from register.matching import LookupResult
 from register.model import Actor
+from register.permissions import Role
 from register.service import Register
 from register.store import StoreUnavailable
 from storage import describe, open_store
@@ -23,6 +27,10 @@ from storage import describe, open_store
 def _actor() -> Actor:
     user = getpass.getuser()
     return Actor(user_id=f"cli:{user}", name=user)
+
+
+def _csv_env(name: str) -> list[str]:
+    return [v.strip() for v in os.environ.get(name, "").split(",") if v.strip()]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,7 +47,30 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--output", "-o", type=Path, help="write to this file instead of standard output")
     sub.add_parser("demo", help="load the demo register (fictional people)")
     sub.add_parser("init", help="create the store's database and containers (idempotent)")
+    aud = sub.add_parser("audit", help="export the audit trail (JSON lines)")
+    aud.add_argument("--from", dest="since", type=_day, help="first day, YYYY-MM-DD (inclusive)")
+    aud.add_argument("--to", dest="until", type=_day, help="last day, YYYY-MM-DD (inclusive)")
+    aud.add_argument("--ref", help="only records that name this reference")
+    ret = sub.add_parser("retention", help="purge what the retention policy no longer allows us to keep")
+    ret.add_argument("action", choices=("run",))
+    ret.add_argument("--dry-run", action="store_true", help="list what would be purged; change nothing")
+    sar = sub.add_parser("sar", help="subject access: everything held about a person or a property")
+    who = sar.add_mutually_exclusive_group(required=True)
+    who.add_argument("--name")
+    who.add_argument("--address")
+    sar.add_argument("--html", type=Path, help="also write a readable HTML report to this file")
+    rol = sub.add_parser("roles", help="list, grant or revoke approver and administrator roles")
+    rol.add_argument("action", choices=("list", "grant", "revoke"))
+    rol.add_argument("user", nargs="?", help="the user's Entra object id")
+    rol.add_argument("role", nargs="?", choices=("approver", "administrator"))
     return p
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date in the form YYYY-MM-DD") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,7 +87,7 @@ async def _run(args: argparse.Namespace) -> int:
         return await _init()
     store = await open_store()
     try:
-        register = Register(store)
+        register = Register(store, bootstrap_admins=_csv_env("REGISTER_ADMINS"))
         await register.refresh()
         return await COMMANDS[args.command](register, args)
     finally:
@@ -64,8 +95,6 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 async def _init() -> int:
-    import os
-
     if os.environ.get("COSMOS_ENDPOINT"):
         from storage.cosmos_admin import init  # noqa: PLC0415
 
@@ -161,7 +190,68 @@ async def _demo(register: Register, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"import": _import, "check": _check, "export": _export, "demo": _demo}
+async def _audit(register: Register, args: argparse.Namespace) -> int:
+    since = datetime.combine(args.since, time.min, tzinfo=UTC) if args.since else None
+    until = datetime.combine(args.until + timedelta(days=1), time.min, tzinfo=UTC) if args.until else None
+    records = await register.store.list_audit(ref=args.ref, since=since, until=until)
+    for record in records:
+        print(json.dumps(record.to_dict()))
+    await register.audit(_actor(), "audit_export", query=args.ref or "", conversation_type="cli",
+                         outcome=f"records={len(records)}")
+    print(f"exported {len(records)} audit record(s)", file=sys.stderr)
+    return 0
+
+
+def _policy() -> RetentionPolicy:
+    default = RetentionPolicy()
+    env = os.environ
+    return RetentionPolicy(
+        closed_days=int(env.get("REGISTER_RETENTION_DAYS") or default.closed_days),
+        rejected_days=int(env.get("REGISTER_REJECTED_RETENTION_DAYS") or default.rejected_days),
+        audit_days=int(env.get("REGISTER_AUDIT_RETENTION_DAYS") or default.audit_days),
+    )
+
+
+async def _retention(register: Register, args: argparse.Namespace) -> int:
+    plan = await run_retention(register, _policy(), _actor(), dry_run=args.dry_run)
+    verb = "would purge" if args.dry_run else "purged"
+    for purge in plan.purges:
+        print(f"{verb} {purge.kind} {purge.ref} ({purge.reason})")
+    cutoff = plan.audit_before.date().isoformat() if plan.audit_before else "-"
+    print(f"{verb} {len(plan.purges)} document(s) and {plan.audit_records} audit record(s) older than {cutoff}")
+    return 0
+
+
+async def _sar(register: Register, args: argparse.Namespace) -> int:
+    found = await subject_access(register, _actor(), name=args.name or "", address=args.address or "")
+    print(json.dumps(found.to_dict(), indent=2))
+    if args.html:
+        args.html.write_text(subject_access_html(found, register.clock()), encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
+    if found.outcome == "ambiguous":
+        print("register-admin: several possible matches; search again with one of the candidates", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _roles(register: Register, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        for user, role in sorted(register.roles.users.items()):
+            print(f"{user}\t{role.name.lower()}")
+        for user in sorted(register.roles.bootstrap_admins):
+            print(f"{user}\tadministrator (REGISTER_ADMINS)")
+        return 0
+    if not args.user or (args.action == "grant" and not args.role):
+        print("register-admin: roles grant USER ROLE | roles revoke USER", file=sys.stderr)
+        return 2
+    role = Role.parse(args.role) if args.action == "grant" else None
+    await register.set_role(args.user, role, _actor())
+    print(f"{args.user}: {role.name.lower() if role else 'staff'}")
+    return 0
+
+
+COMMANDS = {"import": _import, "check": _check, "export": _export, "demo": _demo, "audit": _audit,
+            "retention": _retention, "sar": _sar, "roles": _roles}
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 
 from bot.handlers import build_router
 from bot.settings import BotConfig, Settings, is_loopback
-from bot.teams import RegisterBot
+from bot.teams import Notifier, RegisterBot
 from cards import messages
 from cards.builders import error_card
 from register.demo import demo_entries, demo_incidents
@@ -35,6 +35,7 @@ REGISTER = web.AppKey("register", Register)
 ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", RegisterBot)
 SETTINGS = web.AppKey("settings", Settings)
+NOTIFIER = web.AppKey("notifier", Notifier)
 
 
 def bad_request(reason: str) -> web.Response:
@@ -111,7 +112,8 @@ async def readyz(request: web.Request) -> web.Response:
 async def _on_turn_error(context: TurnContext, error: Exception) -> None:
     log.error("unhandled error in a turn: %s", error.__class__.__name__, exc_info=error)
     with contextlib.suppress(Exception):
-        await context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(error_card(messages.SOMETHING_WENT_WRONG))))
+        card = CardFactory.adaptive_card(error_card(messages.SOMETHING_WENT_WRONG))
+        await context.send_activity(MessageFactory.attachment(card))
 
 
 async def load_demo_if_empty(register: Register) -> None:
@@ -130,7 +132,7 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
 
     async def lifecycle(app: web.Application):
         app[STORE] = store if store is not None else await open_store(settings.env)
-        register = Register(app[STORE])
+        register = Register(app[STORE], checks_per_hour=settings.checks_per_hour, bootstrap_admins=settings.admins)
         app[REGISTER] = register
         if settings.demo_if_empty:
             await load_demo_if_empty(register)
@@ -138,10 +140,18 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
         adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(BotConfig(settings)))
         adapter.on_turn_error = _on_turn_error
         app[ADAPTER] = adapter
-        app[BOT] = RegisterBot(build_router(register), app[STORE])
+        notifier = Notifier(adapter, app[STORE], settings.app_id)
+        app[NOTIFIER] = notifier
+
+        async def refused(actor: Actor, reason: str) -> None:
+            await register.audit(actor, "refused", outcome=reason)
+
+        app[BOT] = RegisterBot(build_router(register, notifier.notify), app[STORE],
+                               tenant_allowed=settings.tenant_allowed, on_refusal=refused)
         poller = asyncio.create_task(register.keep_fresh(settings.refresh_seconds))
         log.info("register bot ready: %d entries indexed from %s", len(register.index), describe(settings.env))
         yield
+        await notifier.drain()
         poller.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await poller

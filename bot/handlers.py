@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 
 from bot.router import Reply, Request, Router
 from cards import messages
+from cards.admin import audit_card
 from cards.builders import check_result_card, error_card, help_card
 from register.permissions import Role
 from register.service import Register
@@ -13,16 +16,21 @@ from register.service import Register
 log = logging.getLogger(__name__)
 
 MAX_QUERY = 200
+REF = re.compile(r"^[A-Za-z]{2,5}-\d{4}-\d{3,6}$")
+
+Notify = Callable[[list[str], str], None]
 
 
-def build_router(register: Register) -> Router:
+def build_router(register: Register, notify: Notify | None = None) -> Router:
     async def help_(request: Request) -> Reply:
         return Reply(card=help_card())
 
     async def refused(request: Request) -> Reply:
+        await register.audit(request.actor, "refused", query=request.verb, conversation_type=request.conversation_type,
+                             outcome="role")
         return Reply(card=error_card(messages.NOT_ALLOWED))
 
-    router = Router(role_of=lambda actor: Role.STAFF, fallback=help_, refused=refused)
+    router = Router(role_of=register.role_of, fallback=help_, refused=refused)
 
     async def run_check(request: Request, query: str) -> Reply:
         query = " ".join(query.split())
@@ -30,6 +38,12 @@ def build_router(register: Register) -> Router:
             return Reply(card=error_card(messages.EMPTY_CHECK))
         if len(query) > MAX_QUERY:
             return Reply(card=error_card(messages.TOO_LONG))
+        limited = await register.rate_limit(request.actor)
+        if limited is not None:
+            if limited.first and notify is not None:
+                notify(register.roles.holders(Role.ADMINISTRATOR),
+                       messages.rate_limit_alert(request.actor.name or request.actor.user_id, limited.limit))
+            return Reply(card=error_card(messages.rate_limited(limited.limit)))
         result = await register.check(query, request.actor, request.conversation_type)
         log.info("check by %s in %s: %s (%d match(es))", request.actor.user_id, request.conversation_type,
                  result.outcome.value, len(result.matches))
@@ -45,6 +59,14 @@ def build_router(register: Register) -> Router:
     async def check_choice(request: Request) -> Reply:
         query = request.data.get("query")
         return await run_check(request, query if isinstance(query, str) else "")
+
+    @router.command("audit", role=Role.ADMINISTRATOR, summary="who looked at or changed an entry")
+    async def audit(request: Request) -> Reply:
+        ref = request.args.strip().upper()
+        if not REF.match(ref):
+            return Reply(card=error_card(messages.AUDIT_NEEDS_REF))
+        records = await register.audit_trail(ref, request.actor, request.conversation_type)
+        return Reply(card=audit_card(ref, records), personal_data=True)
 
     router.command("help", "hi", "hello", "?", summary="list the commands")(help_)
     return router

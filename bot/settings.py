@@ -18,6 +18,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _set(value: str | None) -> frozenset[str]:
+    return frozenset(v.strip().lower() for v in (value or "").split(",") if v.strip())
+
+
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -33,6 +37,9 @@ class Settings:
     allow_unauthenticated: bool = False
     demo_if_empty: bool = False
     refresh_seconds: float = 3.0
+    tenants: frozenset[str] = frozenset()  # REGISTER_TENANTS: the council's Entra tenant id(s)
+    admins: frozenset[str] = frozenset()  # REGISTER_ADMINS: Entra object ids that are always administrators
+    checks_per_hour: int = 60  # REGISTER_CHECKS_PER_HOUR: per user, against trawling; 0 turns it off
     env: Mapping[str, str] | None = None  # what the store is opened from
 
     @classmethod
@@ -48,6 +55,9 @@ class Settings:
             allow_unauthenticated=_flag(env.get("REGISTER_ALLOW_UNAUTHENTICATED")),
             demo_if_empty=_flag(env.get("REGISTER_DEMO")),
             refresh_seconds=float(env.get("REGISTER_REFRESH_SECONDS", "") or 3.0),
+            tenants=_set(env.get("REGISTER_TENANTS")),
+            admins=_set(env.get("REGISTER_ADMINS")),
+            checks_per_hour=int(env.get("REGISTER_CHECKS_PER_HOUR", "") or 60),
             env=env,
         )
 
@@ -55,8 +65,16 @@ class Settings:
     def authenticated(self) -> bool:
         return bool(self.app_id)
 
+    def tenant_allowed(self, tenant_id: str) -> bool:
+        """With an allow-list, only those tenants. Without one (local development only: startup_problem refuses an
+        authenticated bot without it) every tenant."""
+        return not self.tenants or tenant_id.strip().lower() in self.tenants
+
     def startup_problem(self) -> str | None:
         """Why the bot must not start with these settings, or None."""
+        if self.authenticated and not self.tenants:
+            return ("MicrosoftAppId is set but REGISTER_TENANTS is empty: any organisation that installs the app "
+                    "could query the register. Set REGISTER_TENANTS to the council's Entra tenant id(s).")
         if not self.authenticated and not is_loopback(self.host) and not self.allow_unauthenticated:
             return (f"MicrosoftAppId is not set, so requests are not authenticated, and REGISTER_HOST={self.host} "
                     "is not a loopback address. Set MicrosoftAppId/MicrosoftAppPassword, bind to 127.0.0.1, or set "

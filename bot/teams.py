@@ -6,8 +6,11 @@ Everything botbuilder-specific about a turn lives here (and the adapter set-up i
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from dataclasses import replace
 from typing import Any
 
 from botbuilder.core import ActivityHandler, CardFactory, InvokeResponse, MessageFactory, TurnContext
@@ -17,6 +20,7 @@ from botbuilder.schema import (
     ActivityTypes,
     ChannelAccount,
     ConversationParameters,
+    ConversationReference,
 )
 from botframework.connector import ConnectorClient
 from msrest.serialization import Model
@@ -80,14 +84,30 @@ def command_text(activity: Activity) -> str:
 
 
 class RegisterBot(ActivityHandler):
-    def __init__(self, router: Router, store: Store):
+    def __init__(self, router: Router, store: Store, tenant_allowed: Callable[[str], bool] = lambda _: True,
+                 on_refusal: Callable[[Actor, str], Awaitable[None]] | None = None):
         self.router = router
         self.store = store
+        self.tenant_allowed = tenant_allowed
+        self.on_refusal = on_refusal
         self._saved_refs: set[tuple[str, str]] = set()
 
     # -- turn entry points ------------------------------------------------------------------------------
 
     async def on_turn(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        tenant = tenant_of(activity)
+        if not self.tenant_allowed(tenant):
+            # Another organisation: no data, nothing stored but the audit of the refusal.
+            log.warning("refused an activity from tenant %s (not in REGISTER_TENANTS)", tenant or "(none)")
+            if self.on_refusal is not None:
+                await self.on_refusal(actor_of(activity), f"tenant {tenant or '(none)'}")
+            if activity.type == ActivityTypes.message:
+                await turn_context.send_activity(messages.TENANT_NOT_ALLOWED)
+            elif activity.type == ActivityTypes.invoke:
+                await turn_context.send_activity(Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(
+                    status=200, body=AdaptiveCardInvokeBody(type=MESSAGE_TYPE, value=messages.TENANT_NOT_ALLOWED))))
+            return
         await self._remember_conversation(turn_context)
         await super().on_turn(turn_context)
 
@@ -155,7 +175,8 @@ class RegisterBot(ActivityHandler):
     async def _deliver(self, turn_context: TurnContext, reply: Reply) -> None:
         if reply.personal_data and conversation_type(turn_context.activity) != PERSONAL:
             delivered = await self._send_privately(turn_context, reply)
-            await turn_context.send_activity(messages.RESULT_SENT_PRIVATELY if delivered else messages.CANNOT_MESSAGE_PRIVATELY)
+            notice = messages.RESULT_SENT_PRIVATELY if delivered else messages.CANNOT_MESSAGE_PRIVATELY
+            await turn_context.send_activity(notice)
             return
         await turn_context.send_activity(self._activity(reply))
 
@@ -206,14 +227,50 @@ class RegisterBot(ActivityHandler):
         if not key[0] or key in self._saved_refs:
             return
         reference = TurnContext.get_conversation_reference(activity)
+        aad = str(activity.from_property.aad_object_id or "")
+        saved = ConversationRef(user_id=key[0], tenant_id=tenant_of(activity), aad_object_id=aad,
+                                reference=reference.serialize(), updated_at=datetime.now(UTC))
         try:
-            await self.store.save_conversation_ref(ConversationRef(
-                user_id=key[0],
-                tenant_id=tenant_of(activity),
-                aad_object_id=str(activity.from_property.aad_object_id or ""),
-                reference=reference.serialize(),
-                updated_at=datetime.now(UTC),
-            ))
+            await self.store.save_conversation_ref(saved)
+            if aad:  # roles are keyed by Entra object id: keep a second key so administrators can be reached
+                await self.store.save_conversation_ref(replace(saved, user_id=f"aad:{aad.lower()}"))
             self._saved_refs.add(key)
         except StoreUnavailable:
             log.warning("could not save a conversation reference; will try on the next message")
+
+
+class Notifier:
+    """Proactive 1:1 messages to people by Entra object id (administrators, approvers), sent in the background so
+    the turn that caused them is not delayed. Someone the bot has never talked to cannot be reached: logged."""
+
+    def __init__(self, adapter: BotAdapter, store: Store, app_id: str):
+        self.adapter = adapter
+        self.store = store
+        self.app_id = app_id
+        self._tasks: set[asyncio.Task] = set()
+
+    def notify(self, aad_object_ids: list[str], text: str) -> None:
+        task = asyncio.create_task(self._send_all(aad_object_ids, text))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for notifications under way (tests, shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _send_all(self, aad_object_ids: list[str], text: str) -> None:
+        for aad in aad_object_ids:
+            try:
+                ref = await self.store.get_conversation_ref(f"aad:{aad.lower()}")
+                if ref is None:
+                    log.warning("cannot notify %s: the bot has no conversation with them yet", aad)
+                    continue
+                reference = ConversationReference().deserialize(ref.reference)
+
+                async def send(turn_context: TurnContext) -> None:
+                    await turn_context.send_activity(MessageFactory.text(text))
+
+                await self.adapter.continue_conversation(reference, send, bot_app_id=self.app_id or None)
+            except Exception:  # noqa: BLE001 - one unreachable administrator must not stop the others
+                log.warning("could not notify %s", aad, exc_info=True)

@@ -193,3 +193,32 @@ HELP_FALLBACK = "Type: check 12 High St (or a postcode, or a name), or help."
 # --- errors -------------------------------------------------------------------------------------------------
 
 ERROR_FALLBACK = "Something went wrong. Please try again."
+
+
+# --- security and administration ------------------------------------------------------------------------------
+
+TENANT_NOT_ALLOWED = "Sorry, the register is not available to your organisation."
+AUDIT_NEEDS_REF = "Tell me which entry, e.g. audit MCR-2026-0007"
+AUDIT_EMPTY = "No one has looked at or changed this entry yet."
+
+
+def rate_limited(limit: int) -> str:
+    return (f"You've reached the limit of {limit} checks an hour. Please try again later; if you need more for "
+            "your work, ask the register administrators.")
+
+
+def rate_limit_alert(who: str, limit: int) -> str:
+    return (f"Register: {who} has reached the limit of {limit} checks in an hour. Further checks are refused "
+            "until the hour is over. The audit trail shows what was checked.")
+
+
+def audit_title(ref: str) -> str:
+    return f"Audit trail: {ref}"
+
+
+def audit_row(who: str, action: str, outcome: str) -> str:
+    return f"{who}: {action}" + (f" ({outcome})" if outcome else "")
+
+
+def audit_more(count: int) -> str:
+    return f"{count} older record(s) not shown: register-admin audit --ref gives the full trail."

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 
 from register.matching import LookupResult, RegisterIndex
 from register.model import Actor, AuditRecord, Entry, Incident
+from register.permissions import ROLES_SETTING, Role, RoleTable
 from register.store import Changes, Conflict, Saved, Store
 
 log = logging.getLogger(__name__)
@@ -29,14 +30,27 @@ class ImportReport:
     conflicts: list[str] = field(default_factory=list)  # changed by someone else during the import
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimited:
+    """The user has used their checks for this hour. `first` is true once per user per hour: the moment to tell
+    the administrators (trawling is the abuse this limit exists for)."""
+
+    limit: int
+    first: bool
+
+
 class Register:
     """One per process. `check` never touches the store for matching (the index is in memory); it writes one
     audit record per lookup, and the result is returned only once that record is stored."""
 
-    def __init__(self, store: Store, clock: Callable[[], datetime] = utc_now):
+    def __init__(self, store: Store, clock: Callable[[], datetime] = utc_now, *, checks_per_hour: int = 60,
+                 bootstrap_admins: Iterable[str] = ()):
         self.store = store
         self.clock = clock
         self.index = RegisterIndex(today=self.today)
+        self.checks_per_hour = checks_per_hour
+        self._bootstrap_admins = frozenset(a.lower() for a in bootstrap_admins)
+        self.roles = RoleTable(bootstrap_admins=self._bootstrap_admins)
         self._cursor: str | None = None
         self._refresh_lock = asyncio.Lock()
 
@@ -55,6 +69,8 @@ class Register:
             for incident in changes.incidents:
                 self.index.put_incident(incident)
             self._cursor = changes.cursor
+            roles = await self.store.get_setting(ROLES_SETTING)
+            self.roles = RoleTable.from_dict(roles.value if roles else None, self._bootstrap_admins)
             return len(changes.entries) + len(changes.incidents)
 
     async def keep_fresh(self, interval: float) -> None:
@@ -80,6 +96,48 @@ class Register:
             refs=tuple(m.ref for m in result.matches),
         )
         return result
+
+    def role_of(self, actor: Actor) -> Role:
+        return self.roles.role_of(actor)
+
+    async def rate_limit(self, actor: Actor) -> RateLimited | None:
+        """Count this check against the user's hourly allowance (a store counter, so every instance shares it).
+        Returns None when within the limit; otherwise the refusal, which is audited."""
+        if self.checks_per_hour <= 0:
+            return None
+        hour = self.clock().strftime("%Y%m%d%H")
+        used = await self.store.next_number(f"rate:{actor.user_id}:{hour}")
+        if used <= self.checks_per_hour:
+            return None
+        await self.audit(actor, "refused", outcome="rate_limited")
+        return RateLimited(self.checks_per_hour, first=used == self.checks_per_hour + 1)
+
+    async def audit_trail(self, ref: str, actor: Actor, conversation_type: str) -> list[AuditRecord]:
+        """Who looked at or changed an entry. Looking is itself audited."""
+        records = await self.store.list_audit(ref=ref)
+        await self.audit(actor, "audit_view", query=ref, conversation_type=conversation_type,
+                         outcome=f"records={len(records)}", refs=[ref])
+        return records
+
+    async def set_role(self, user: str, role: Role | None, actor: Actor) -> RoleTable:
+        """Grant (or with None revoke) a role, etag-checked: two administrators at once both land."""
+        for _ in range(10):
+            current = await self.store.get_setting(ROLES_SETTING)
+            table = RoleTable.from_dict(current.value if current else None, self._bootstrap_admins)
+            users = dict(table.users)
+            user = user.strip().lower()
+            if role is None or role is Role.STAFF:
+                users.pop(user, None)
+            else:
+                users[user] = role
+            updated = RoleTable(users, self._bootstrap_admins)
+            result = await self.store.put_setting(ROLES_SETTING, updated.to_dict(), current.etag if current else None)
+            if isinstance(result, Saved):
+                self.roles = updated
+                await self.audit(actor, "role_change", query=user, conversation_type="cli",
+                                 outcome=(role.name.lower() if role else "staff"))
+                return updated
+        raise RuntimeError("the role table kept changing; try again")
 
     async def audit(self, actor: Actor, action: str, *, query: str = "", conversation_type: str = "",
                     outcome: str = "", refs: Iterable[str] = ()) -> None:

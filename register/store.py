@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from register.model import AuditRecord, ConversationRef, Entry, Incident
 
@@ -79,3 +79,14 @@ class Store(Protocol):
 
     async def next_number(self, name: str) -> int:
         """A counter that never gives the same number twice, even to two instances at once (etag retry)."""
+
+    # small named settings documents (the role table, ...), etag-checked like entries
+    async def get_setting(self, name: str) -> Saved[dict[str, Any]] | None: ...
+    async def put_setting(self, name: str, body: dict[str, Any], etag: str | None) -> Saved[dict[str, Any]] | Conflict:
+        """Replace if `etag` is current; with etag None, create only (Conflict('exists') if it is there)."""
+
+    # retention: the only deletions the product makes, run by `register-admin retention run`
+    async def delete_entry(self, ref: str) -> bool: ...
+    async def delete_incident(self, ref: str) -> bool: ...
+    async def purge_audit(self, before: datetime) -> int:
+        """Delete audit records older than `before` (the audit retention period). Nothing else edits the trail."""

@@ -44,9 +44,11 @@ CREATE TABLE IF NOT EXISTS audit_refs (
     ref TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_refs_ref ON audit_refs (ref);
+CREATE TABLE IF NOT EXISTS audit_purge_floor (value TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+CREATE TRIGGER IF NOT EXISTS audit_delete_only_past_retention BEFORE DELETE ON audit
+    WHEN old.at >= COALESCE((SELECT value FROM audit_purge_floor), '')
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TABLE IF NOT EXISTS counters (
     name  TEXT PRIMARY KEY,
@@ -54,7 +56,7 @@ CREATE TABLE IF NOT EXISTS counters (
 );
 """
 
-ENTRY, INCIDENT, CONVERSATION = "entry", "incident", "conversation"
+ENTRY, INCIDENT, CONVERSATION, SETTING = "entry", "incident", "conversation", "setting"
 
 
 class SQLiteStore:
@@ -263,6 +265,44 @@ class SQLiteStore:
                 return int(self.conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0])
 
         return await self._run(_next)
+
+
+    async def get_setting(self, name: str) -> Saved[dict[str, Any]] | None:
+        found = await self._run(self._get, SETTING, name)
+        return Saved(found[0], found[1]) if found else None
+
+    async def put_setting(self, name: str, body: dict[str, Any], etag: str | None
+                          ) -> Saved[dict[str, Any]] | Conflict:
+        if etag is None:
+            created = await self._run(self._create, SETTING, name, body)
+            return Saved(body, created) if created else Conflict("exists")
+        result = await self._run(self._replace, SETTING, name, body, etag)
+        return result if isinstance(result, Conflict) else Saved(body, result)
+
+    def _delete(self, kind: str, id_: str) -> bool:
+        with self._tx():
+            return self.conn.execute("DELETE FROM docs WHERE kind = ? AND id = ?", (kind, id_)).rowcount == 1
+
+    async def delete_entry(self, ref: str) -> bool:
+        return await self._run(self._delete, ENTRY, ref)
+
+    async def delete_incident(self, ref: str) -> bool:
+        return await self._run(self._delete, INCIDENT, ref)
+
+    async def purge_audit(self, before: datetime) -> int:
+        def _purge() -> int:
+            cutoff = before.isoformat()
+            with self._tx():
+                # The trigger refuses to delete anything at or after the floor: retention can only take the past.
+                self.conn.execute("DELETE FROM audit_purge_floor")
+                self.conn.execute("INSERT INTO audit_purge_floor (value) VALUES (?)", (cutoff,))
+                self.conn.execute(
+                    "DELETE FROM audit_refs WHERE audit_seq IN (SELECT seq FROM audit WHERE at < ?)", (cutoff,))
+                count = self.conn.execute("DELETE FROM audit WHERE at < ?", (cutoff,)).rowcount
+                self.conn.execute("DELETE FROM audit_purge_floor")
+            return count
+
+        return await self._run(_purge)
 
 
 class _Transaction:

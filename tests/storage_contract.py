@@ -186,7 +186,40 @@ class StoreContract:
 
     async def test_store_offers_no_way_to_edit_or_delete_audit(self, store: Store):
         names = [n for n in dir(store) if "audit" in n and not n.startswith("_")]
-        assert sorted(names) == ["append_audit", "list_audit"]
+        assert sorted(names) == ["append_audit", "list_audit", "purge_audit"]
+
+    async def test_purge_audit_takes_only_records_older_than_the_cutoff(self, store: Store):
+        t0 = datetime(2019, 1, 1, tzinfo=UTC)
+        old = make_audit(("MCR-2019-0001",), at=t0)
+        recent = make_audit(("MCR-2019-0001",), at=t0 + timedelta(days=3000))
+        await store.append_audit(old)
+        await store.append_audit(recent)
+        assert await store.purge_audit(t0 + timedelta(days=1)) == 1
+        assert await store.list_audit() == [recent]
+        assert await store.list_audit(ref="MCR-2019-0001") == [recent]
+        assert await store.purge_audit(t0 + timedelta(days=1)) == 0
+
+    async def test_settings_documents_are_etag_checked(self, store: Store):
+        assert await store.get_setting("roles") is None
+        created = await store.put_setting("roles", {"users": {"a": "approver"}}, None)
+        assert isinstance(created, Saved)
+        assert await store.put_setting("roles", {"users": {}}, None) == Conflict("exists")
+        updated = await store.put_setting("roles", {"users": {"a": "administrator"}}, created.etag)
+        assert isinstance(updated, Saved)
+        assert await store.put_setting("roles", {"users": {}}, created.etag) == Conflict("changed")
+        got = await store.get_setting("roles")
+        assert got is not None and got.value == {"users": {"a": "administrator"}} and got.etag == updated.etag
+
+    async def test_retention_deletes_entries_and_incidents(self, store: Store):
+        await store.create_entry(make_entry("MCR-2019-0001"))
+        await store.create_incident(Incident(ref="INC-2019-0001", address=None,
+                                             reported_at=datetime(2019, 1, 1, tzinfo=UTC)))
+        assert await store.delete_entry("MCR-2019-0001") is True
+        assert await store.delete_entry("MCR-2019-0001") is False
+        assert await store.delete_incident("INC-2019-0001") is True
+        assert await store.get_entry("MCR-2019-0001") is None
+        assert await store.get_incident("INC-2019-0001") is None
+        assert await store.list_entries() == [] and await store.list_incidents() == []
 
     async def test_conversation_refs_upsert(self, store: Store):
         assert await store.get_conversation_ref("user-1") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 
 import pytest
 
@@ -42,6 +43,14 @@ async def test_audit_rows_cannot_be_changed_even_with_raw_sql(tmp_path):
     conn = sqlite3.connect(tmp_path / "r.db")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         conn.execute("UPDATE audit SET body = '{}'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("DELETE FROM audit")
+    conn.close()
+    # the retention path can only take records older than its cutoff, and leaves the guard armed afterwards
+    store = await SQLiteStore.open(tmp_path / "r.db")
+    assert await store.purge_audit(datetime(2000, 1, 1, tzinfo=UTC)) == 0
+    await store.close()
+    conn = sqlite3.connect(tmp_path / "r.db")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         conn.execute("DELETE FROM audit")
     conn.close()

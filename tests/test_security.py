@@ -1,0 +1,124 @@
+"""Tenant allow-list, roles, the per-user check limit and the audit command, through the running bot."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.settings import Settings
+from cards import messages
+from tests.teams import TENANT, ActivityFactory, start_bot
+
+ADMIN_AAD = "aad-admin-1"
+
+
+@pytest.fixture
+async def secured(tmp_path, connector):
+    from bot.app import create_app
+
+    env = {"REGISTER_DB": str(tmp_path / "r.db"), "REGISTER_DEMO": "1", "REGISTER_TENANTS": TENANT.upper(),
+           "REGISTER_ADMINS": ADMIN_AAD, "REGISTER_CHECKS_PER_HOUR": "3"}
+    running = await start_bot(create_app(Settings.from_env(env)))
+    yield running
+    await running.runner.cleanup()
+
+
+def staff(connector) -> ActivityFactory:
+    return ActivityFactory(connector.url, user_id="user-staff", user_name="Sam Staff")
+
+
+def admin(connector) -> ActivityFactory:
+    factory = ActivityFactory(connector.url, user_id="user-admin", user_name="Ada Admin")
+    return factory
+
+
+def as_admin(activity: dict) -> dict:
+    activity["from"]["aadObjectId"] = ADMIN_AAD
+    return activity
+
+
+async def audit_of(running):
+    from bot.app import STORE
+
+    return await running.app[STORE].list_audit()
+
+
+async def test_another_tenant_gets_no_data_and_the_refusal_is_audited(secured, connector):
+    foreign = staff(connector).personal("check 12 High St")
+    foreign["conversation"]["tenantId"] = "11111111-2222-3333-4444-555555555555"
+    foreign["channelData"] = {"tenant": {"id": "11111111-2222-3333-4444-555555555555"}}
+    status, _ = await secured.post(foreign)
+    assert status in (200, 201)
+    assert [s.text for s in connector.sent] == [messages.TENANT_NOT_ALLOWED]
+    assert "MCR-" not in json.dumps([s.body for s in connector.sent])
+    records = await audit_of(secured)
+    assert [(r.action, r.outcome) for r in records if r.action != "import"] == [
+        ("refused", "tenant 11111111-2222-3333-4444-555555555555")]
+    from bot.app import STORE
+
+    assert await secured.app[STORE].get_conversation_ref("user-staff") is None
+
+
+async def test_the_council_tenant_is_served(secured, connector):
+    await secured.post(staff(connector).personal("check 12 High St"))
+    assert "MCR-2026-0001" in json.dumps(connector.sent[0].cards)
+
+
+async def test_audit_command_is_for_administrators_only(secured, connector):
+    await secured.post(staff(connector).personal("check 12 High St"))
+    connector.sent.clear()
+    await secured.post(staff(connector).personal("audit MCR-2026-0001"))
+    assert messages.NOT_ALLOWED in json.dumps(connector.sent[0].cards)
+    assert "Sam Staff" not in json.dumps(connector.sent[0].cards)
+    connector.sent.clear()
+    await secured.post(as_admin(admin(connector).personal("audit mcr-2026-0001")))
+    card = json.dumps(connector.sent[0].cards)
+    assert "Audit trail: MCR-2026-0001" in card and "Sam Staff" in card
+    actions = [(r.action, r.actor.user_id) for r in await audit_of(secured)]
+    assert ("refused", "user-staff") in actions and ("audit_view", "user-admin") in actions
+
+
+async def test_audit_results_in_a_channel_go_privately(secured, connector):
+    activity = as_admin(admin(connector).mention("audit MCR-2026-0001", scope="channel"))
+    await secured.post(activity)
+    assert [s.text for s in connector.to(activity["conversation"]["id"])] == [messages.RESULT_SENT_PRIVATELY]
+
+
+async def test_audit_with_a_bad_reference_asks_for_one(secured, connector):
+    await secured.post(as_admin(admin(connector).personal("audit 12 High St")))
+    assert messages.AUDIT_NEEDS_REF in json.dumps(connector.sent[0].cards)
+
+
+async def test_the_hourly_check_limit_refuses_politely_and_tells_administrators_once(secured, connector):
+    from bot.app import NOTIFIER
+
+    # the administrator has talked to the bot, so they can be reached
+    await secured.post(as_admin(admin(connector).installation()))
+    user = staff(connector)
+    for _ in range(3):
+        await secured.post(user.personal("check 12 High St"))
+    assert all("MCR-2026-0001" in json.dumps(s.cards) for s in connector.sent)
+    connector.sent.clear()
+    for _ in range(3):
+        await secured.post(user.personal("check 12 High St"))
+    await secured.app[NOTIFIER].drain()
+    to_user = connector.to("personal-user-staff")
+    assert len(to_user) == 3
+    assert all(messages.rate_limited(3) in json.dumps(s.cards) and "MCR-" not in json.dumps(s.cards)
+               for s in to_user)
+    to_admin = connector.to("personal-user-admin")
+    assert [s.text for s in to_admin] == [messages.rate_limit_alert("Sam Staff", 3)]
+    refusals = [r for r in await audit_of(secured) if r.action == "refused"]
+    assert [r.outcome for r in refusals] == ["rate_limited"] * 3
+
+
+def test_startup_refuses_unsafe_settings():
+    assert Settings.from_env({"MicrosoftAppId": "x"}).startup_problem() is not None  # no tenant allow-list
+    assert Settings.from_env({"MicrosoftAppId": "x", "REGISTER_TENANTS": "t"}).startup_problem() is None
+    assert Settings.from_env({"REGISTER_HOST": "0.0.0.0"}).startup_problem() is not None  # unauthenticated, public
+    assert Settings.from_env({"REGISTER_HOST": "0.0.0.0", "REGISTER_ALLOW_UNAUTHENTICATED": "1"}
+                             ).startup_problem() is None
+    assert Settings.from_env({}).startup_problem() is None  # loopback development
+    allowed = Settings.from_env({"REGISTER_TENANTS": "AbC, def"})
+    assert allowed.tenant_allowed("abc") and allowed.tenant_allowed("DEF") and not allowed.tenant_allowed("xyz")
