@@ -59,8 +59,9 @@ async def plan_retention(register: Register, policy: RetentionPolicy) -> Retenti
             plan.purges.append(Purge("entry", entry.ref, f"{entry.status.value}, closed {ended.isoformat()}"))
             plan.purges += [Purge("incident", r, f"incident of {entry.ref}") for r in entry.incident_refs
                             if r in incidents]
-        elif entry.status is Status.REJECTED and ended and today - ended > timedelta(days=policy.rejected_days):
-            plan.purges.append(Purge("entry", entry.ref, f"rejected {ended.isoformat()}"))
+        elif entry.status is Status.REJECTED and (rejected := entry.decided_on or ended) and (
+                today - rejected > timedelta(days=policy.rejected_days)):
+            plan.purges.append(Purge("entry", entry.ref, f"rejected {rejected.isoformat()}"))
             plan.purges += [Purge("incident", r, f"incident of {entry.ref}") for r in entry.incident_refs
                             if r in incidents]
         else:
