@@ -5,7 +5,8 @@ tools/playground-guard.cjs) run on free loopback ports, started by tools.run.sta
 starts them. Playwright types into the Playground like a member of staff would:
 
 - personal chat: `check 12 High St` gives the alert card (MCR-2026-0001); `check 99 Nowhere Road` the
-  "no alert" card; `help` the help card;
+  "no alert" card; `check 40 Market Street` the building notice, whose Check button (Action.Submit) gives the
+  flat's alert (MCR-2026-0002); `help` the help card;
 - a team channel and the group chat: `@Register check 12 high street` (typed as `@Reg` + pick the mention) gets
   only "I've sent you the result privately" there, with no card, reference or address, and the alert card
   arrives in the personal chat (the bot opens the 1:1 with `POST /v3/conversations`).
@@ -261,6 +262,21 @@ def test_check_an_address_with_no_alert(browser_page, stack, workdir):
         assert re.search(r"no alert", card, re.I), card
         assert "99 Nowhere Road" in card, card
         assert "MCR-" not in card, card
+
+
+def test_a_card_button_checks_the_flat(browser_page, stack, workdir):
+    """The building notice offers a Check button per flat (Action.Submit); clicking it gives that flat's alert."""
+    from playwright.sync_api import expect
+
+    page = browser_page
+    with evidence(page, stack, workdir, "card-button"):
+        notice = ask_in_personal_chat(page, "check 40 Market Street")
+        assert "another flat" in notice.inner_text(), notice.inner_text()
+        before = cards(page).count()
+        notice.get_by_role("button", name=re.compile(r"^check", re.I)).first.click()
+        expect(cards(page)).to_have_count(before + 1)
+        card = cards(page).nth(before).inner_text()
+        assert "MCR-2026-0002" in card and "Flat 2, 40 Market Street" in card, card
 
 
 def test_help(browser_page, stack, workdir):
