@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botframework.connector.auth import ServiceClientCredentialsFactory
 
+from bot.auth import process_authenticated, unauthorized
 from bot.handlers import build_router
 from bot.settings import BotConfig, Settings, is_loopback
 from bot.teams import Notifier, RegisterBot
@@ -74,8 +76,11 @@ def validate_activity(body: bytes, settings: Settings) -> tuple[dict[str, Any] |
         service_url = data.get("serviceUrl")
         conversation = data.get("conversation") or {}
         sender = data.get("from") or {}
-        if not service_url or not conversation.get("id") or not sender.get("id"):
-            return None, "a message needs serviceUrl, conversation.id and from.id"
+        recipient = data.get("recipient") or {}
+        if not service_url or not conversation.get("id") or not sender.get("id") or not recipient.get("id"):
+            return None, "a message needs serviceUrl, conversation.id, from.id and recipient.id"
+        if kind == "invoke" and not (isinstance(data.get("name"), str) and data["name"].strip()):
+            return None, "an invoke needs a name"
         parts = urlsplit(service_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return None, "serviceUrl is not an http(s) URL"
@@ -86,15 +91,20 @@ def validate_activity(body: bytes, settings: Settings) -> tuple[dict[str, Any] |
 
 
 async def messages_endpoint(request: web.Request) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    if settings.authenticated and not request.headers.get("Authorization"):
+        return unauthorized()  # no token: nothing is parsed, and no reasons are given
     if request.content_type != "application/json":
         return web.json_response({"error": "send application/json"}, status=415)
     body = await request.read()
-    activity, reason = validate_activity(body, request.app[SETTINGS])
+    activity, reason = validate_activity(body, settings)
     if activity is None:
         log.info("refused a request to /api/messages: %s", reason)
         return bad_request(reason)
-    response = await request.app[ADAPTER].process(request, request.app[BOT])
-    return response if response is not None else web.Response(status=201)
+    adapter = request.app[ADAPTER]
+    # Our own authentication wrapper: every failure is a 401, never the stock adapter's 500 (platform.md).
+    return await process_authenticated(adapter, adapter.bot_framework_authentication, request, activity,
+                                       request.app[BOT])
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -126,7 +136,10 @@ async def load_demo_if_empty(register: Register) -> None:
     log.info("loaded the demo register (store was empty)")
 
 
-def create_app(settings: Settings, store: Store | None = None) -> web.Application:
+def create_app(settings: Settings, store: Store | None = None, *,
+               credentials_factory: ServiceClientCredentialsFactory | None = None) -> web.Application:
+    """`credentials_factory` replaces how outbound calls get their token (tests: a fixed token, so nothing
+    contacts Microsoft); by default the app id and password from the settings."""
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
 
@@ -137,7 +150,8 @@ def create_app(settings: Settings, store: Store | None = None) -> web.Applicatio
         if settings.demo_if_empty:
             await load_demo_if_empty(register)
         await register.refresh()
-        adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(BotConfig(settings)))
+        adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(
+            BotConfig(settings), credentials_factory=credentials_factory))
         adapter.on_turn_error = _on_turn_error
         app[ADAPTER] = adapter
         notifier = Notifier(adapter, app[STORE], settings.app_id)

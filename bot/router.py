@@ -103,7 +103,8 @@ class Router:
         table = self._actions if card else self._commands
         route = table.get(request.verb)
         if route is None:
-            log.info("unknown %s verb %r; answering with help", "card" if card else "command", request.verb[:40])
+            # The verb is whatever the user typed first (a surname, a postcode): not logged.
+            log.info("unknown %s verb; answering with help", "card" if card else "command")
             return await self._fallback(request)
         if not allows(self._role_of(request.actor), route.role):
             log.warning("refused %s to user %s (needs %s)", route.verb, request.actor.user_id, route.role.name)

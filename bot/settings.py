@@ -66,9 +66,11 @@ class Settings:
         return bool(self.app_id)
 
     def tenant_allowed(self, tenant_id: str) -> bool:
-        """With an allow-list, only those tenants. Without one (local development only: startup_problem refuses an
-        authenticated bot without it) every tenant."""
-        return not self.tenants or tenant_id.strip().lower() in self.tenants
+        """With an allow-list, only those tenants. Without one, every tenant only when unauthenticated (local
+        development); an authenticated bot without a list allows nobody (and startup_problem refuses to start)."""
+        if not self.tenants:
+            return not self.authenticated
+        return tenant_id.strip().lower() in self.tenants
 
     def startup_problem(self) -> str | None:
         """Why the bot must not start with these settings, or None."""

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from botbuilder.core import ActivityHandler, CardFactory, InvokeResponse, MessageFactory, TurnContext
@@ -21,6 +22,7 @@ from botbuilder.schema import (
     ChannelAccount,
     ConversationParameters,
     ConversationReference,
+    Mention,
 )
 from botframework.connector import ConnectorClient
 from msrest.serialization import Model
@@ -77,10 +79,23 @@ def actor_of(activity: Activity) -> Actor:
     return Actor(user_id=str(user.id or ""), aad_object_id=str(user.aad_object_id or ""), name=str(user.name or ""))
 
 
+LEADING_MENTION = re.compile(r"^\s*<at>[^<]{0,100}</at>", re.IGNORECASE)
+
+
 def command_text(activity: Activity) -> str:
-    """The message text without the bot's @mention (group chats and channels) and with whitespace trimmed."""
-    text = TurnContext.remove_recipient_mention(activity) if activity.entities else activity.text
-    return (text or "").replace("\u00a0", " ").strip()
+    """The message text without the bot's @mention (group chats and channels), whitespace trimmed.
+    Our own version of TurnContext.remove_recipient_mention, which raises on a missing text or recipient."""
+    text = activity.text if isinstance(activity.text, str) else ""
+    bot_id = activity.recipient.id if activity.recipient is not None else None
+    for entity in activity.entities or []:
+        try:
+            mention = Mention().deserialize(entity.serialize())
+        except Exception:  # noqa: BLE001 - a malformed entity is ignored, not fatal
+            continue
+        if mention.type == "mention" and mention.mentioned and mention.mentioned.id == bot_id and mention.text:
+            text = text.replace(mention.text, " ")
+    text = LEADING_MENTION.sub(" ", text)  # the mention entity is missing or names the bot differently
+    return " ".join(text.replace("\u00a0", " ").split())
 
 
 class RegisterBot(ActivityHandler):
