@@ -36,7 +36,21 @@ ADMIN_RETRY = RetryPolicy(attempts=6, budget=30.0)
 
 
 class InitError(RuntimeError):
-    """Something exists in a shape init cannot fix by itself (e.g. a wrong partition key)."""
+    """Something init cannot do or fix by itself: a wrong partition key, or no permission to create."""
+
+
+#: Cosmos DB's data-plane roles (Entra ID) cannot create or change databases and containers.
+_NO_CONTROL_PLANE = (
+    "{what}: refused (HTTP 403). With Entra ID (no COSMOS_KEY), Cosmos DB data-plane roles cannot create or "
+    "change databases and containers: create them through Azure Resource Manager (Bicep, az cosmosdb sql "
+    "container create) with the partition key /pk and the indexing policies in docs/cosmos.md, or run "
+    "`register-admin init` once with COSMOS_KEY set."
+)
+
+
+def _raise_if_refused(exc: CosmosHttpResponseError, what: str) -> None:
+    if exc.status_code == 403:
+        raise InitError(_NO_CONTROL_PLANE.format(what=what)) from exc
 
 
 def parse_throughput(value: str | None) -> int | ThroughputProperties | None:
@@ -97,6 +111,7 @@ async def _ensure_database(client: CosmosClient, settings: CosmosSettings, throu
         except CosmosHttpResponseError as exc:
             if exc.status_code == 409:  # another init got there first
                 return f"database '{name}': found"
+            _raise_if_refused(exc, f"creating database '{name}'")
             raise
 
     return db, await call_with_retries(f"create database {name}", create, ADMIN_RETRY)
@@ -123,6 +138,7 @@ async def _ensure_container(db: DatabaseProxy, settings: CosmosSettings, base: s
             except CosmosHttpResponseError as exc:
                 if exc.status_code == 409:
                     return f"{label}: found"
+                _raise_if_refused(exc, f"creating container '{name}'")
                 raise
 
         return await call_with_retries(f"create container {name}", create, ADMIN_RETRY)
@@ -137,7 +153,11 @@ async def _ensure_container(db: DatabaseProxy, settings: CosmosSettings, base: s
         return f"{label}: found"
 
     async def update() -> str:
-        await db.replace_container(proxy, partition_key=PartitionKey(path=PK_PATH), indexing_policy=policy)
+        try:
+            await db.replace_container(proxy, partition_key=PartitionKey(path=PK_PATH), indexing_policy=policy)
+        except CosmosHttpResponseError as exc:
+            _raise_if_refused(exc, f"updating the indexing policy of '{name}'")
+            raise
         return f"{label}: found; indexing policy updated (the service re-indexes in the background)"
 
     return await call_with_retries(f"update container {name}", update, ADMIN_RETRY)

@@ -603,6 +603,28 @@ async def test_persistent_throttling_becomes_unavailable_within_the_budget():
         assert 2 <= len(server.item_reads) <= RetryPolicy().attempts
 
 
+class DataPlaneOnlyServer(ThrottlingServer):
+    """Answers like Cosmos DB to an Entra ID identity with data-plane roles only: the database is not there
+    (404) and creating it is forbidden (403)."""
+
+    def __init__(self) -> None:
+        super().__init__(throttle=0)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.path.rstrip("/") == "":
+            return await super().handle(request)
+        if request.method == "POST":
+            return web.json_response({"code": "Forbidden", "message": "Request blocked by Auth"}, status=403,
+                                     headers={"x-ms-substatus": "5301"})
+        return web.json_response({"code": "NotFound", "message": "Owner resource does not exist"}, status=404)
+
+
+async def test_init_without_control_plane_rights_says_what_to_do():
+    async with DataPlaneOnlyServer() as server:
+        with pytest.raises(InitError, match=r"creating database 'register': refused \(HTTP 403\).*COSMOS_KEY"):
+            await init(server.env())
+
+
 # -- writes whose answer was lost ------------------------------------------------------------------
 
 
@@ -696,6 +718,19 @@ async def test_audit_time_ranges_across_days_and_long_ranges(store):
     assert await store.list_audit(since=long_ago, until=records[2].at) == records[:2]
     assert await store.list_audit(since=records[5].at) == records[5:]
     assert await store.list_audit(until=records[1].at) == records[:1]
+
+
+@pytest.mark.cosmos
+async def test_purge_cuts_inside_a_day_partition_and_touches_nothing_after_the_cutoff(store):
+    day = datetime(2026, 3, 1, tzinfo=UTC)
+    times = [day + timedelta(hours=10), day + timedelta(days=1, hours=9), day + timedelta(days=1, hours=11),
+             day + timedelta(days=2)]
+    records = [make_audit(at=t) for t in times]
+    for record in records:
+        await store.append_audit(record)
+    assert await store.purge_audit(day + timedelta(days=1, hours=10)) == 2
+    assert await store.list_audit() == records[2:]
+    assert await store.list_audit(since=day, until=day + timedelta(days=3)) == records[2:]
 
 
 @pytest.mark.cosmos
