@@ -1,0 +1,484 @@
+"""`make bench`: lookup and end-to-end benchmarks on loopback; a table on the terminal and bench/results.json.
+
+    python -m bench                      # everything
+    python -m bench --quick              # smaller counts and registers (a minute or two)
+    python -m bench --parts e2e          # lookup, e2e, store (comma separated)
+    python -m bench --profile            # also py-spy the check run (bench/profile-check.txt)
+
+Parts:
+- lookup: bench/lookup.py's run(sizes=...) (matching latency, index build time and memory).
+- e2e: a load generator process (bench/loadgen.py, 32 concurrent, a fixed count after a warm-up) POSTs Teams
+  `message` activities to each bot process; its local connector receives the replies. Targets, in one run on
+  this machine: the floor (bench/floor.py: bare aiohttp, one pooled client), the stock botbuilder echo bot
+  (bench/echo_bot.py), and our `check` with a 100,000-entry register (bench/register_bot.py), as built by
+  bot.app.create_app and again with the stock adapter swapped in (the "before").
+- store: the same `check` run with the register in the local Cosmos DB wire server (tools/cosmos-server.cjs),
+  next to the SQLite run, to show what the store adds per check.
+
+Everything is bounded: fixed counts, per-request timeouts, an overall deadline per run; processes this script
+starts are stopped by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results.json"
+PYTHON = sys.executable
+
+# Targets from the issue (2 cores, 32 concurrent, loopback).
+TARGET_ECHO_RATE = 105.0
+TARGET_FLOOR_RATE = 3700.0
+REQUIRED_RATIO_TO_ECHO = 5.0
+REQUIRED_P99_MS = 100.0
+STRETCH_SHARE_OF_FLOOR = 0.25
+
+
+# --------------------------------------------------------------------------- machine
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    commit = ""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+    return {
+        "cores": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu_model": model or platform.processor(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "commit": commit,
+    }
+
+
+def load_average() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def rss_mb(pid: int) -> float | None:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
+# --------------------------------------------------------------------------- processes
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Proc:
+    """A child process started here, stopped by its PID."""
+
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None):
+        self.log = log
+        out = open(log, "ab")
+        try:
+            self.proc = subprocess.Popen(args, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=env)
+        finally:
+            out.close()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+    def tail(self, n: int = 2000) -> str:
+        with contextlib.suppress(OSError):
+            return self.log.read_text(errors="replace")[-n:]
+        return ""
+
+
+def wait_healthy(proc: Proc, port: int, timeout: float) -> float:
+    """Seconds until GET /healthz answers 200."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if not proc.alive():
+            raise RuntimeError(f"process exited before it was ready:\n{proc.tail()}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return time.monotonic() - t0
+        time.sleep(0.25)
+    raise RuntimeError(f"not ready within {timeout:.0f} s:\n{proc.tail()}")
+
+
+def run_loadgen(port: int, bot_pid: int, count: int, warmup: int, texts: Path, *, concurrency: int,
+                max_seconds: float, users: int) -> dict[str, Any]:
+    args = [PYTHON, "-m", "bench.loadgen", "--target", f"http://127.0.0.1:{port}/api/messages",
+            "--count", str(count), "--warmup", str(warmup), "--concurrency", str(concurrency),
+            "--texts", str(texts), "--bot-pid", str(bot_pid), "--max-seconds", str(max_seconds),
+            "--users", str(users)]
+    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=max_seconds + 120)
+    if done.returncode != 0:
+        raise RuntimeError(f"the load generator failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class Profiler:
+    """py-spy record on a process for the duration of a run (if py-spy is installed)."""
+
+    def __init__(self, pid: int, seconds: float, raw: Path, gil: bool = False):
+        self.raw = raw
+        exe = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
+        self.proc: subprocess.Popen[bytes] | None = None
+        if Path(exe).exists() or shutil.which(exe):
+            cmd = [exe, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "--format", "raw",
+                   "-o", str(raw), "--nonblocking"] + (["--gil"] if gil else [])
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def finish(self) -> str | None:
+        if self.proc is None:
+            return None
+        try:
+            self.proc.send_signal(signal.SIGINT)  # py-spy writes what it has on Ctrl-C
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        if not self.raw.exists():
+            return None
+        from bench.profile import load, render, summarise
+
+        return render(summarise(load(self.raw), 30))
+
+
+# --------------------------------------------------------------------------- e2e
+
+def e2e_target(name: str, module_args: list[str], *, count: int, warmup: int, texts: Path, workdir: Path,
+               ready_timeout: float, concurrency: int, max_seconds: float, users: int,
+               env: dict[str, str] | None = None, profile: Path | None = None, gil: bool = False
+               ) -> dict[str, Any]:
+    port = free_port()
+    proc = Proc([PYTHON, "-m", *module_args, "--port", str(port)], workdir / f"{name}.log", env)
+    try:
+        started = wait_healthy(proc, port, ready_timeout)
+        profiler = Profiler(proc.pid, max_seconds, profile.with_suffix(".raw"), gil) if profile else None
+        result = run_loadgen(port, proc.pid, count, warmup, texts, concurrency=concurrency,
+                             max_seconds=max_seconds, users=users)
+        if profiler is not None:
+            summary = profiler.finish()
+            if summary:
+                profile.write_text(summary + "\n")
+                result["profile"] = str(profile.relative_to(REPO))
+        result["startup_seconds"] = round(started, 1)
+        result["rss_mb"] = rss_mb(proc.pid)
+        if not proc.alive():
+            raise RuntimeError(f"{name} exited during the run:\n{proc.tail()}")
+        return result
+    finally:
+        proc.stop()
+
+
+def run_e2e(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) -> None:
+    from bench.register_bot import CACHE, audit_outcomes, build_register, copy_register
+
+    q = args.quick
+    entries = args.entries or (10_000 if q else 100_000)
+    t0 = time.monotonic()
+    db, texts_list, facts = build_register(entries)
+    texts = workdir / "texts.json"
+    texts.write_text(json.dumps(texts_list))
+    report["register"] = {**facts, "build_seconds": round(time.monotonic() - t0, 1)}
+    print(f"register: {entries} entries ({'cached' if facts.get('cached') else 'generated'})", flush=True)
+
+    scale = args.scale
+    common = dict(texts=texts, workdir=workdir, concurrency=args.concurrency, max_seconds=args.max_seconds,
+                  users=args.users)
+    bot_env = {**os.environ, "REGISTER_CHECKS_PER_HOUR": "0" if args.no_rate_limit else "1000000"}
+    runs: dict[str, dict[str, Any]] = {}
+
+    def count(full: int, quick: int) -> tuple[int, int]:
+        n = max(50, int((quick if q else full) * scale))
+        return n, max(10, n // 10)
+
+    plan: list[tuple[str, list[str], tuple[int, int], dict[str, Any]]] = [
+        ("floor", ["bench.floor"], count(20_000, 4_000), {}),
+        ("echo_stock", ["bench.echo_bot"], count(2_000, 500), {}),
+        ("check", ["bench.register_bot", "--adapter", args.check_adapter], count(6_000, 1_500),
+         {"register": True}),
+        ("check_stock_adapter", ["bench.register_bot", "--adapter", "stock"], count(1_000, 300),
+         {"register": True}),
+    ]
+    if args.targets:
+        wanted = set(args.targets.split(","))
+        plan = [p for p in plan if p[0] in wanted]
+    for name, module_args, (n, warm), opts in plan:
+        extra: list[str] = []
+        if opts.get("register"):
+            run_db = copy_register(db, CACHE / f"{name}.db")
+            extra = ["--db", str(run_db), "--log", str(workdir / f"{name}.bot.log"), "--gc-stats"]
+            if args.gc_freeze:
+                extra.append("--gc-freeze")
+        print(f"e2e {name}: {n} activities after {warm} warm-up ...", flush=True)
+        try:
+            result = e2e_target(name, module_args + extra, count=n, warmup=warm, env=bot_env,
+                                ready_timeout=args.ready_timeout,
+                                profile=(REPO / "bench" / f"profile-{name}.txt")
+                                if args.profile and name.startswith("check") else None,
+                                gil=args.profile_gil, **common)
+            if opts.get("register"):
+                result["outcomes"] = audit_outcomes(run_db)
+                result["adapter"] = bot_adapter(workdir / f"{name}.bot.log")
+                result["gc"] = bench_lines(workdir / f"{name}.bot.log", "BENCH gc")
+        except Exception as exc:  # noqa: BLE001 - one failed target must not lose the others
+            result = {"error": str(exc)[-2000:]}
+        runs[name] = result
+        print("   " + summary_line(name, result), flush=True)
+    report["e2e"] = runs
+
+
+def bench_lines(log: Path, prefix: str) -> list[str]:
+    with contextlib.suppress(OSError):
+        return [line.split("BENCH ", 1)[1].strip() for line in log.read_text(errors="replace").splitlines()
+                if prefix in line]
+    return []
+
+
+def bot_adapter(log: Path) -> str:
+    """Which adapter the register bot ran with (bench/register_bot.py logs it)."""
+    with contextlib.suppress(OSError):
+        for line in log.read_text(errors="replace").splitlines():
+            if "BENCH adapter=" in line:
+                return line.split("BENCH ", 1)[1].strip()
+    return ""
+
+
+# --------------------------------------------------------------------------- store (Cosmos)
+
+def run_store(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) -> None:
+    try:
+        from bench.cosmos import run_cosmos_check
+    except ImportError as exc:
+        report["store"] = {"skipped": f"the Cosmos part is not available: {exc}"}
+        print(f"store: skipped ({exc})", flush=True)
+        return
+    report["store"] = run_cosmos_check(args, workdir)
+
+
+# --------------------------------------------------------------------------- lookup
+
+def run_lookup(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    try:
+        from bench import lookup
+    except ImportError as exc:
+        report["lookup"] = {"skipped": f"bench/lookup.py is not there yet ({exc})"}
+        print("lookup: skipped (bench/lookup.py is not there yet)", flush=True)
+        return
+    sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
+    print(f"lookup: sizes {sizes} ...", flush=True)
+    try:
+        report["lookup"] = lookup.run(sizes=sizes)
+    except Exception as exc:  # noqa: BLE001
+        report["lookup"] = {"error": f"{exc.__class__.__name__}: {exc}"}
+
+
+# --------------------------------------------------------------------------- reporting
+
+def summary_line(name: str, r: dict[str, Any]) -> str:
+    if "error" in r:
+        return f"{name}: ERROR {r['error'][:300]}"
+    lat = r.get("latency_ms", {})
+    return (f"{name}: {r.get('activities_per_s')} activities/s, p50 {lat.get('p50')} ms, p99 {lat.get('p99')} ms, "
+            f"{r.get('bot_cpu_ms_per_activity')} ms CPU/activity, errors {sum(r.get('errors', {}).values())}")
+
+
+def ratios(report: dict[str, Any]) -> dict[str, Any]:
+    runs = report.get("e2e", {})
+
+    def rate(name: str) -> float | None:
+        r = runs.get(name) or {}
+        return r.get("activities_per_s") if not r.get("error") else None
+
+    out: dict[str, Any] = {}
+    check, echo, floor, before = rate("check"), rate("echo_stock"), rate("floor"), rate("check_stock_adapter")
+    if check and echo:
+        out["check_vs_echo_stock"] = round(check / echo, 2)
+    if check and floor:
+        out["check_vs_floor"] = round(check / floor, 3)
+    if check and before:
+        out["check_vs_check_stock_adapter"] = round(check / before, 2)
+    if echo and floor:
+        out["echo_stock_vs_floor"] = round(echo / floor, 3)
+    p99 = (runs.get("check") or {}).get("latency_ms", {}).get("p99")
+    if "check_vs_echo_stock" in out and p99 is not None:
+        out["meets_target"] = out["check_vs_echo_stock"] >= REQUIRED_RATIO_TO_ECHO and p99 < REQUIRED_P99_MS
+        out["meets_stretch"] = out.get("check_vs_floor", 0) >= STRETCH_SHARE_OF_FLOOR
+    store = report.get("store") or {}
+    if isinstance(store, dict) and store.get("activities_per_s") and check:
+        out["cosmos_check_vs_sqlite_check"] = round(store["activities_per_s"] / check, 2)
+    return out
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = []
+    m = report["machine"]
+    lines.append(f"machine: {m['cores']} cores ({m['cpu_model']}), Python {m['python']}, "
+                 f"load average {report['load_average_start']} -> {report.get('load_average_end')}")
+    lookup = report.get("lookup")
+    if isinstance(lookup, dict) and not lookup.get("skipped") and not lookup.get("error"):
+        lines.append("")
+        lines.append("lookup")
+        lines.append(_lookup_table(lookup))
+    elif lookup:
+        lines.append(f"lookup: {lookup.get('skipped') or lookup.get('error')}")
+    runs = report.get("e2e") or {}
+    rows = list(runs.items())
+    store = report.get("store")
+    if isinstance(store, dict) and store.get("activities_per_s"):
+        rows.append(("check_cosmos", store))
+    if rows:
+        lines.append("")
+        lines.append("end to end (32 concurrent, loopback; latency = POST until the connector has the reply)")
+        head = f"{'target':<22}{'act/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/act':>12}{'errors':>8}{'RSS MB':>8}"
+        lines.append(head)
+        lines.append("-" * len(head))
+        for name, r in rows:
+            if r.get("error"):
+                lines.append(f"{name:<22} ERROR: {r['error'][:200]}")
+                continue
+            lat = r.get("latency_ms", {})
+            lines.append(f"{name:<22}{_f(r.get('activities_per_s')):>9}{_f(lat.get('p50')):>9}"
+                         f"{_f(lat.get('p99')):>9}{_f(r.get('bot_cpu_ms_per_activity')):>12}"
+                         f"{sum((r.get('errors') or {}).values()):>8}{_f(r.get('rss_mb')):>8}")
+    if isinstance(store, dict) and (store.get("skipped") or store.get("error")):
+        lines.append(f"store (Cosmos): {store.get('skipped') or store.get('error')}")
+    rt = report.get("ratios") or {}
+    if rt:
+        lines.append("")
+        if "check_vs_echo_stock" in rt:
+            lines.append(f"check / stock echo bot: {rt['check_vs_echo_stock']}x (required >= "
+                         f"{REQUIRED_RATIO_TO_ECHO:g}x with p99 < {REQUIRED_P99_MS:g} ms: "
+                         f"{'met' if rt.get('meets_target') else 'NOT met'})")
+        if "check_vs_floor" in rt:
+            lines.append(f"check / floor: {rt['check_vs_floor']} (stretch >= {STRETCH_SHARE_OF_FLOOR:g}: "
+                         f"{'met' if rt.get('meets_stretch') else 'not met'})")
+        if "check_vs_check_stock_adapter" in rt:
+            lines.append(f"check / check with the stock adapter: {rt['check_vs_check_stock_adapter']}x")
+        if "cosmos_check_vs_sqlite_check" in rt:
+            lines.append(f"check on Cosmos / check on SQLite: {rt['cosmos_check_vs_sqlite_check']}")
+    return "\n".join(lines)
+
+
+def _f(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.1f}" if abs(v) >= 10 else f"{v:.2f}"
+    return str(v)
+
+
+def _lookup_table(lookup: dict[str, Any]) -> str:
+    """bench/lookup.py's dict, shown generically: one row per size when it is keyed by size."""
+    rows = lookup.get("sizes") if isinstance(lookup.get("sizes"), list) else None
+    if rows is None:
+        rows = [dict(v, entries=k) for k, v in lookup.items() if isinstance(v, dict)]
+    if not rows:
+        return json.dumps(lookup, indent=2)[:2000]
+    keys: list[str] = []
+    for r in rows:
+        for k, v in r.items():
+            if k not in keys and isinstance(v, int | float | str):
+                keys.append(k)
+    out = ["  " + "  ".join(f"{k:>14}" for k in keys)]
+    for r in rows:
+        out.append("  " + "  ".join(f"{_f(r.get(k)):>14}" for k in keys))
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- main
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller counts and a 10,000-entry register")
+    parser.add_argument("--parts", default="lookup,e2e,store", help="comma separated: lookup,e2e,store")
+    parser.add_argument("--targets", default="", help="only these e2e targets (floor,echo_stock,check,"
+                                                       "check_stock_adapter)")
+    parser.add_argument("--entries", type=int, default=0, help="register size (default 100,000; quick 10,000)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every activity count")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--users", type=int, default=256, help="distinct Teams users in the load")
+    parser.add_argument("--max-seconds", type=float, default=150.0, help="deadline for each load run")
+    parser.add_argument("--ready-timeout", type=float, default=300.0, help="for a bot to load its register")
+    parser.add_argument("--no-rate-limit", action="store_true",
+                        help="turn the per-user check limit off (default: on, with a limit no run reaches)")
+    parser.add_argument("--check-adapter", choices=("app", "reusing"), default="app",
+                        help="the check run's adapter: what bot.app.create_app builds, or bot/connector.py's")
+    parser.add_argument("--gc-freeze", action="store_true", help="run the register bots with gc.freeze()")
+    parser.add_argument("--profile", action="store_true", help="py-spy the check runs (bench/profile-*.txt)")
+    parser.add_argument("--profile-gil", action="store_true",
+                        help="with --profile: sample only the thread holding the GIL (Python CPU time)")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    report: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "load_average_start": load_average(),
+        "options": {"quick": args.quick, "parts": sorted(parts), "concurrency": args.concurrency,
+                    "users": args.users, "scale": args.scale},
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        workdir = Path(tmp)
+        if "lookup" in parts:
+            run_lookup(args, report)
+        if "e2e" in parts:
+            run_e2e(args, workdir, report)
+        if "store" in parts:
+            run_store(args, workdir, report)
+    report["load_average_end"] = load_average()
+    report["ratios"] = ratios(report)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print()
+    print(table(report))
+    print(f"\nwritten: {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,524 @@
+"""Outbound Bot Connector calls without the SDK's per-turn waste, through the SDK's own extension points.
+
+What the stock CloudAdapter (botbuilder 4.17.1) does on every turn, and what this module does instead:
+
+- It builds a new `ConnectorClient` (and a new `TokenApiClient` for the user-token client) per turn. Each one
+  constructs msrest's retry configuration, ~4-7 ms of CPU, twice a turn: that alone caps a bot near 100
+  activities/s. Here one ConnectorClient is built per (app id, serviceUrl, audience) and reused by every turn,
+  and one user-token client per app id.
+- Its per-turn client also gets new credentials (a new `MicrosoftAppCredentials`, so a new MSAL application with
+  an empty token cache): with an app id configured, that is a token request to Microsoft Entra on every turn,
+  made with a blocking call inside the event loop. A reused client keeps its credentials, so MSAL's token cache
+  works; and the token is fetched on a worker thread, at most once a minute per client (`TOKEN_REUSE_SECONDS`;
+  MSAL only hands out tokens with at least five minutes left), never on the event loop.
+- It sends replies with `requests` in a thread pool, a new TCP connection per reply (the client is new each
+  turn). Here replies go through one pooled aiohttp `ClientSession` (keep-alive, on the event loop).
+
+Extension points used, all public: `BotFrameworkAuthentication` (the CloudAdapter's constructor argument) wraps
+the configured one and delegates everything but connector/user-token client creation; `ConnectorFactory` is the
+SDK's factory interface; the connector's msrest `Configuration.pipeline` is given an msrest `AsyncPipeline` with
+the same policies as the stock one (user agent, credentials, raw deserializer, HTTP logger) and an
+`AsyncHTTPSender` over aiohttp. Nothing in site-packages is modified and the operations (reply_to_activity,
+send_to_conversation, update_activity, create_conversation, ...) are the SDK's own.
+
+Sharing: a cached ConnectorClient is used by concurrent turns. msrest's operations keep no per-call state on the
+client; the credentials policy here sets the Authorization header on each request (the stock policy mutates a
+shared requests.Session instead). The aiohttp session belongs to one event loop: `PooledHttp` opens one per loop
+on first use, so an adapter used from another loop (a test's) gets its own.
+
+Wiring (bot/app.py): `adapter = build_adapter(settings)` instead of
+`CloudAdapter(ConfigurationBotFrameworkAuthentication(BotConfig(settings)))`, and `await close_adapter(adapter)`
+at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import ssl
+import time
+from collections import OrderedDict
+from typing import Any
+
+import aiohttp
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity
+from botframework.connector import models as connector_models
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.aio.operations_async import AttachmentsOperations, ConversationsOperations
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    AuthenticationConstants,
+    BotFrameworkAuthentication,
+    ClaimsIdentity,
+    ConnectorFactory,
+    ServiceClientCredentialsFactory,
+    UserTokenClient,
+)
+from botframework.connector.skills import BotFrameworkClient
+from msrest import Serializer
+from msrest.exceptions import ClientRequestError
+from msrest.pipeline import AsyncHTTPPolicy, AsyncHTTPSender, AsyncPipeline, Request, Response
+from msrest.pipeline.universal import RawDeserializer
+from msrest.serialization import Model, full_restapi_key_transformer
+from msrest.universal_http import AsyncClientResponse, ClientRequest
+from multidict import CIMultiDict
+
+from bot.settings import BotConfig, Settings
+
+log = logging.getLogger(__name__)
+
+TOKEN_REUSE_SECONDS = 60.0  # how long one signed Authorization header is reused before asking the credentials again
+MAX_CLIENTS = 64  # distinct (app id, serviceUrl, audience): Teams uses a handful of regional serviceUrls
+CONNECTIONS = 100  # pooled outbound connections (all hosts)
+TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
+
+
+# --------------------------------------------------------------------------- pooled outbound HTTP
+
+def _default_ssl_context() -> ssl.SSLContext:
+    """The CA bundle `requests` (the stock sender) verifies with, so the trust store does not change."""
+    try:
+        import certifi  # noqa: PLC0415 - installed with requests, which the SDK depends on
+
+        return ssl.create_default_context(cafile=certifi.where())
+    except ImportError:  # pragma: no cover
+        return ssl.create_default_context()
+
+
+def _proxy_configured() -> bool:
+    """Whether the environment names a proxy. requests (the stock sender) honours HTTP(S)_PROXY/NO_PROXY; so does
+    aiohttp with trust_env, but then it also reads ~/.netrc and the proxy variables on every request, so it is
+    only turned on when a proxy is actually configured."""
+    return any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+                                                 "ALL_PROXY", "all_proxy"))
+
+
+class PooledHttp:
+    """One aiohttp ClientSession (a keep-alive connection pool) per event loop, opened on first use."""
+
+    def __init__(self, *, limit: int = CONNECTIONS, timeout: aiohttp.ClientTimeout = TIMEOUT):
+        self._limit = limit
+        self._timeout = timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._ssl: ssl.SSLContext | None = None
+        self.sessions_opened = 0
+
+    def session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or session.closed or self._loop is not loop:
+            if self._ssl is None:
+                self._ssl = _default_ssl_context()
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._limit, ssl=self._ssl),
+                timeout=self._timeout,
+                trust_env=_proxy_configured(),
+                skip_auto_headers=("User-Agent",),
+            )
+            self._session, self._loop = session, loop
+            self.sessions_opened += 1
+        return session
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:  # pragma: no cover
+                running = None
+            if running is self._loop:
+                await session.close()
+
+
+class ResponseSnapshot:
+    """What msrest exposes as `ErrorResponseException.response` (the transport's response). The stock sender
+    gives a requests.Response, so code that handles connector errors (403 MessageWritesBlocked, 429 with
+    Retry-After, ...) reads `status_code`, `headers`, `text`, `json()`: all kept, with aiohttp's `status` too."""
+
+    def __init__(self, url: str, status: int, reason: str | None, headers: CIMultiDict, content: bytes):
+        self.url = url
+        self.status_code = self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.content = content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+    def __repr__(self) -> str:
+        return f"<ResponseSnapshot [{self.status_code}]>"
+
+
+class _PooledResponse(AsyncClientResponse):
+    """An msrest response over an aiohttp response whose body has been read."""
+
+    def __init__(self, request: ClientRequest, response: aiohttp.ClientResponse, body: bytes):
+        headers = CIMultiDict(response.headers)
+        super().__init__(request, ResponseSnapshot(str(response.url), response.status, response.reason, headers,
+                                                   body))
+        self.status_code = response.status
+        self.headers = headers
+        self.reason = response.reason
+        self._body = body
+
+    def body(self) -> bytes:
+        return self._body
+
+    def raise_for_status(self) -> None:
+        if self.status_code >= 400:
+            raise ClientRequestError(f"Received status code {self.status_code}")
+
+    def stream_download(self, chunk_size=None, callback=None):  # noqa: ANN001 - msrest's signature
+        async def once():
+            if callback:
+                callback(self._body, self.internal_response)
+            yield self._body
+
+        return once()
+
+
+class PooledSender(AsyncHTTPSender):
+    """msrest AsyncHTTPSender that sends through `PooledHttp`. The body is read before returning, so the
+    connection goes straight back to the pool."""
+
+    def __init__(self, http: PooledHttp):
+        self._http = http
+
+    async def __aenter__(self) -> PooledSender:
+        return self
+
+    async def __aexit__(self, *exc_details: Any) -> None:
+        return None
+
+    def build_context(self) -> Any:
+        return None
+
+    async def send(self, request: Request, **config: Any) -> Response:
+        http_request: ClientRequest = request.http_request
+        if http_request.files:
+            raise ValueError("multipart bodies are not used by the Bot Connector API")
+        headers = {k: v for k, v in http_request.headers.items() if k.lower() != "content-length"}
+        data = http_request.data
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        try:
+            async with self._http.session().request(http_request.method, http_request.url, headers=headers,
+                                                    data=data) as resp:
+                body = await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ClientRequestError(f"Error occurred in request: {exc.__class__.__name__}") from exc
+        return Response(request, _PooledResponse(http_request, resp, body))
+
+
+class _HeaderSink:
+    """What AppCredentials.signed_session(session) writes to: only `.headers` is used."""
+
+    def __init__(self) -> None:
+        self.headers: dict[str, str] = {}
+
+
+def _signed_authorization(credentials: Any) -> str | None:
+    """The Authorization header the stock pipeline would put on the session (blocking: may ask Entra)."""
+    sink = _HeaderSink()
+    try:
+        credentials.signed_session(sink)
+        return sink.headers.get("Authorization")
+    except TypeError:  # credentials that cannot sign a given session
+        return credentials.signed_session().headers.get("Authorization")
+
+
+class BearerPolicy(AsyncHTTPPolicy):
+    """Puts the credentials' Authorization header on each request. The header is obtained on a worker thread
+    (MSAL may call Entra with a blocking request) and reused for `reuse_seconds`; a 401 from the connector makes
+    the next request ask the credentials again."""
+
+    def __init__(self, credentials: Any, reuse_seconds: float = TOKEN_REUSE_SECONDS):
+        super().__init__()
+        self._credentials = credentials
+        self._reuse = reuse_seconds
+        self._header: str | None = None
+        self._fresh_until = 0.0
+        self._inflight: tuple[asyncio.AbstractEventLoop, asyncio.Future[str | None]] | None = None
+
+    async def _authorization(self) -> str | None:
+        if time.monotonic() < self._fresh_until:
+            return self._header
+        loop = asyncio.get_running_loop()
+        inflight = self._inflight
+        if inflight is not None and inflight[0] is loop and not inflight[1].done():
+            return await asyncio.shield(inflight[1])  # one token request, however many turns are waiting
+        future = asyncio.ensure_future(asyncio.to_thread(_signed_authorization, self._credentials))
+        self._inflight = (loop, future)
+        header = await asyncio.shield(future)
+        self._header, self._fresh_until = header, time.monotonic() + self._reuse
+        return header
+
+    async def send(self, request: Request, **kwargs: Any) -> Response:
+        header = await self._authorization()
+        if header:
+            request.http_request.headers["Authorization"] = header
+        else:
+            request.http_request.headers.pop("Authorization", None)
+        response = await self.next.send(request, **kwargs)
+        if response.http_response.status_code == 401:
+            self._fresh_until = 0.0
+        return response
+
+
+class PooledPipeline(AsyncPipeline):
+    """The stock connector pipeline's policies (botframework AsyncBfPipeline / msrest ServiceClientAsync) with
+    `BearerPolicy` for credentials and `PooledSender` for transport."""
+
+    def __init__(self, config: Any, http: PooledHttp):
+        policies: list[Any] = [config.user_agent_policy]
+        if config.credentials:
+            policies.append(BearerPolicy(config.credentials))
+        policies += [RawDeserializer(), config.http_logger_policy]
+        super().__init__(policies, PooledSender(http))
+
+
+# --------------------------------------------------------------------------- serialisation
+
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+_MAX_DEPTH = 64
+
+
+def is_plain_json(value: Any, depth: int = 0) -> bool:
+    """True for dicts/lists/str/int/float/bool/None of exactly those types (no subclasses, no Enums), str keys."""
+    kind = type(value)
+    if kind in _JSON_SCALARS:
+        return True
+    if depth > _MAX_DEPTH:
+        return False
+    if kind is dict:
+        return all(type(k) is str and is_plain_json(v, depth + 1) for k, v in value.items())
+    if kind is list:
+        return all(is_plain_json(v, depth + 1) for v in value)
+    return False
+
+
+_PLANS: dict[type, tuple[tuple[str, str | None, str], ...] | None] = {}
+
+
+def _model_plan(cls: type) -> tuple[tuple[str, str | None, str], ...] | None:
+    """(attribute, JSON key or None for additional_properties, msrest type) for each attribute msrest would
+    write, in msrest's order; None for a model msrest must handle itself (XML, flattened or read-only keys)."""
+    try:
+        return _PLANS[cls]
+    except KeyError:
+        pass
+    plan: list[tuple[str, str | None, str]] | None = []
+    try:
+        if cls.is_xml_model():
+            plan = None
+        else:
+            for attr, desc in cls._attribute_map.items():
+                if (getattr(cls, "_validation", None) or {}).get(attr, {}).get("readonly", False):
+                    raise ValueError("read-only attribute")
+                if attr == "additional_properties" and desc["key"] == "":
+                    plan.append((attr, None, desc["type"]))
+                    continue
+                keys, _ = full_restapi_key_transformer(attr, dict(desc), None)
+                keys = keys if isinstance(keys, list) else [keys]
+                if len(keys) != 1:
+                    raise ValueError("flattened key")
+                plan.append((attr, keys[0], desc["type"]))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        plan = None
+    _PLANS[cls] = tuple(plan) if plan is not None else None
+    return _PLANS[cls]
+
+
+class FastSerializer(Serializer):
+    """msrest's Serializer, producing the same output with less work:
+    - a value of type `object` (an attachment's `content`, `channelData`, `value`) that is already plain JSON is
+      passed through instead of being rebuilt node by node: msrest would produce an equal copy, at ~1 microsecond
+      per node (it calls `eval` for every number), which is ~2.5 ms for a check-result card. Anything else (Enums,
+      str subclasses, models, dates) takes msrest's own path;
+    - a model is walked with a per-class plan of (attribute, key, type), skipping None attributes, where msrest
+      parses every key and raises and catches a ValueError for each None attribute (an Activity has ~45).
+    tests/test_connector_reuse.py checks the output equals msrest's for captured and generated activities."""
+
+    def _serialize(self, target_obj: Any, data_type: str | None = None, **kwargs: Any) -> Any:
+        plan = _model_plan(type(target_obj)) if data_type is None and isinstance(target_obj, Model) else None
+        if plan is None or kwargs.keys() - {"is_xml"} or kwargs.get("is_xml"):
+            return super()._serialize(target_obj, data_type, **kwargs)
+        # msrest's model walk, without its per-attribute key parsing and without raising for every None
+        serialized: dict[str, Any] = {}
+        for attr, key, attr_type in plan:
+            value = getattr(target_obj, attr)
+            if value is None:
+                continue
+            if key is None:  # additional_properties
+                serialized.update(value)
+                continue
+            try:
+                serialized[key] = self.serialize_data(value, attr_type, **kwargs)
+            except ValueError:
+                continue
+        return serialized
+
+    def serialize_object(self, attr: Any, **kwargs: Any) -> Any:
+        if (type(attr) in (dict, list) and not kwargs.get("is_xml") and not kwargs.get("basic_types_serializers")
+                and is_plain_json(attr)):
+            return attr
+        return super().serialize_object(attr, **kwargs)
+
+
+_CLIENT_MODELS = {k: v for k, v in connector_models.__dict__.items() if isinstance(v, type)}
+# msrest's client-side validation checks each model's `_validation` constraints; the connector's models declare
+# none, so for them it is a walk over every attribute that can never fail.
+_MODELS_DECLARE_CONSTRAINTS = any(getattr(m, "_validation", None) for m in _CLIENT_MODELS.values())
+
+
+class FastConnectorClient(ConnectorClient):
+    """The SDK's ConnectorClient with `FastSerializer` for request bodies. Same operations classes, same
+    deserialiser, same configuration; constructed through the public constructor."""
+
+    def __init__(self, credentials: Any, base_url: str | None = None, **kwargs: Any):
+        super().__init__(credentials, base_url, **kwargs)
+        self._serialize = FastSerializer(_CLIENT_MODELS)
+        self._serialize.client_side_validation = _MODELS_DECLARE_CONSTRAINTS
+        self.attachments = AttachmentsOperations(self._client, self.config, self._serialize, self._deserialize)
+        self.conversations = ConversationsOperations(self._client, self.config, self._serialize, self._deserialize)
+
+
+# --------------------------------------------------------------------------- reuse of clients
+
+def app_id_of(claims_identity: ClaimsIdentity | None) -> str | None:
+    """The bot's app id for a turn, as the SDK derives it (audience claim, else appid claim)."""
+    if claims_identity is None:
+        return None
+    app_id = claims_identity.get_claim_value(AuthenticationConstants.AUDIENCE_CLAIM)
+    if app_id is None:
+        app_id = claims_identity.get_claim_value(AuthenticationConstants.APP_ID_CLAIM)
+    return app_id
+
+
+class _ReusingConnectorFactory(ConnectorFactory):
+    """Hands out the shared client for (app id, serviceUrl, audience); the SDK's factory builds it the first time."""
+
+    def __init__(self, owner: ReusingBotFrameworkAuthentication, inner: ConnectorFactory, app_id: str | None):
+        self._owner = owner
+        self._inner = inner
+        self._app_id = app_id
+
+    async def create(self, service_url: str, audience: str = None) -> ConnectorClient:  # noqa: RUF013 - SDK's
+        return await self._owner.connector_client(self._inner, self._app_id, service_url, audience)
+
+
+class ReusingBotFrameworkAuthentication(BotFrameworkAuthentication):
+    """Wraps the configured BotFrameworkAuthentication: authentication is the inner one's, unchanged; connector
+    clients and user-token clients are built once and reused (see the module docstring)."""
+
+    def __init__(self, inner: BotFrameworkAuthentication, http: PooledHttp | None = None,
+                 max_clients: int = MAX_CLIENTS):
+        self.inner = inner
+        self.http = http or PooledHttp()
+        self._max_clients = max_clients
+        self._clients: OrderedDict[tuple[str | None, str, str | None], ConnectorClient] = OrderedDict()
+        self._token_clients: dict[str | None, UserTokenClient] = {}
+        self.connector_clients_built = 0  # for tests and diagnostics
+        self.user_token_clients_built = 0
+
+    # -- reuse ----------------------------------------------------------------------------------------
+
+    async def connector_client(self, factory: ConnectorFactory, app_id: str | None, service_url: str,
+                               audience: str | None) -> ConnectorClient:
+        key = (app_id, service_url, audience)
+        client = self._clients.get(key)
+        if client is not None:
+            return client
+        # The SDK's factory makes the credentials for this app id and audience (and validates the app id); the
+        # client itself is rebuilt with the fast serialiser, and the pooled pipeline.
+        stock = await factory.create(service_url, audience)
+        client = FastConnectorClient(stock.config.credentials, base_url=stock.config.base_url)
+        client.config.user_agent_policy = stock.config.user_agent_policy
+        client.config.pipeline = PooledPipeline(client.config, self.http)
+        existing = self._clients.get(key)  # another turn may have built it meanwhile: keep one
+        if existing is not None:
+            return existing
+        self._clients[key] = client
+        self.connector_clients_built += 1
+        while len(self._clients) > self._max_clients:
+            self._clients.popitem(last=False)  # clients own no connections: dropping one closes nothing
+        return client
+
+    def _reusing(self, factory: ConnectorFactory | None, identity: ClaimsIdentity | None
+                 ) -> ConnectorFactory | None:
+        if factory is None or isinstance(factory, _ReusingConnectorFactory):
+            return factory
+        return _ReusingConnectorFactory(self, factory, app_id_of(identity))
+
+    async def close(self) -> None:
+        self._clients.clear()
+        self._token_clients.clear()
+        await self.http.close()
+
+    # -- BotFrameworkAuthentication -------------------------------------------------------------------
+
+    async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
+        result = await self.inner.authenticate_request(activity, auth_header)
+        if result is not None:
+            result.connector_factory = self._reusing(result.connector_factory, result.claims_identity)
+        return result
+
+    async def authenticate_streaming_request(self, auth_header: str, channel_id_header: str
+                                             ) -> AuthenticateRequestResult:
+        return await self.inner.authenticate_streaming_request(auth_header, channel_id_header)
+
+    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
+        return self._reusing(self.inner.create_connector_factory(claims_identity), claims_identity)
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
+        app_id = app_id_of(claims_identity)
+        client = self._token_clients.get(app_id)
+        if client is None:
+            client = await self.inner.create_user_token_client(claims_identity)
+            client = self._token_clients.setdefault(app_id, client)
+            self.user_token_clients_built += 1
+        return client
+
+    def create_bot_framework_client(self) -> BotFrameworkClient:
+        return self.inner.create_bot_framework_client()
+
+    def get_originating_audience(self) -> str:
+        return self.inner.get_originating_audience()
+
+    async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
+        return await self.inner.authenticate_channel_request(auth_header)
+
+
+# --------------------------------------------------------------------------- the adapter
+
+def build_authentication(settings: Settings, credentials_factory: ServiceClientCredentialsFactory | None = None,
+                         http: PooledHttp | None = None) -> ReusingBotFrameworkAuthentication:
+    inner = ConfigurationBotFrameworkAuthentication(BotConfig(settings), credentials_factory=credentials_factory)
+    return ReusingBotFrameworkAuthentication(inner, http)
+
+
+def build_adapter(settings: Settings, credentials_factory: ServiceClientCredentialsFactory | None = None,
+                  http: PooledHttp | None = None) -> CloudAdapter:
+    """The stock CloudAdapter over `ReusingBotFrameworkAuthentication`. Authentication is unchanged (the same
+    ConfigurationBotFrameworkAuthentication the app used before). `credentials_factory` is for tests
+    (bot.auth.FixedTokenCredentialFactory); None means the configured app id/password."""
+    return CloudAdapter(build_authentication(settings, credentials_factory, http))
+
+
+async def close_adapter(adapter: CloudAdapter) -> None:
+    """Close the pooled outbound connections (call at app shutdown)."""
+    auth = adapter.bot_framework_authentication
+    if isinstance(auth, ReusingBotFrameworkAuthentication):
+        await auth.close()

@@ -1,0 +1,354 @@
+"""bot/connector.py over real HTTP: the reused, pooled connector still delivers every kind of outbound call to the
+right URL with the right Authorization header, builds one client per serviceUrl (not one per turn), and keeps
+two serviceUrls apart. Inbound requests carry real RS256 channel tokens from a local issuer (tests/jwt_issuer.py),
+so the app id path is the production one. No timing assertions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aiohttp import web
+from botbuilder.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
+from botbuilder.core.bot_adapter import BotAdapter
+from botbuilder.schema import Activity, ChannelAccount, ConversationParameters
+from botframework.connector.models import ErrorResponseException
+
+from bot.auth import FixedTokenCredentialFactory
+from bot.connector import ReusingBotFrameworkAuthentication, build_adapter, close_adapter
+from bot.settings import Settings
+from tests.jwt_issuer import JwtIssuer
+from tests.teams import ActivityFactory, LocalConnector, start_bot
+
+APP_ID = "7a1c3f2e-0000-4000-8000-00000000b0b0"
+TOKEN = "outbound-token-for-tests"
+
+
+class ProbeBot(ActivityHandler):
+    """Replies, updates and messages privately like RegisterBot does, and records the connector of each turn."""
+
+    def __init__(self) -> None:
+        self.connectors: list[object] = []
+        self.errors: list[BaseException] = []
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        connector = turn_context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
+        self.connectors.append(connector)
+        text = (turn_context.activity.text or "").strip()
+        if text == "update":
+            sent = await turn_context.send_activity(MessageFactory.text("first"))
+            replacement = MessageFactory.text("second")
+            replacement.id = sent.id
+            await turn_context.update_activity(replacement)
+        elif text == "private":
+            activity = turn_context.activity
+            try:
+                created = await connector.conversations.create_conversation(ConversationParameters(
+                    is_group=False, bot=activity.recipient, members=[ChannelAccount(id=activity.from_property.id)],
+                    tenant_id=activity.conversation.tenant_id))
+                outgoing = MessageFactory.text("just for you")
+                outgoing.from_property, outgoing.recipient = activity.recipient, activity.from_property
+                await connector.conversations.send_to_conversation(created.id, outgoing)
+            except ErrorResponseException as exc:
+                self.errors.append(exc)
+                await turn_context.send_activity(MessageFactory.text("could not message you privately"))
+        else:
+            await turn_context.send_activity(MessageFactory.text(f"echo {text}"))
+
+
+@pytest.fixture
+def issuer():
+    started = JwtIssuer().start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+async def second_connector():
+    c = await LocalConnector().start()
+    yield c
+    await c.stop()
+
+
+async def run_bot(settings: Settings, credentials_factory=None, bot: ActivityHandler | None = None):
+    adapter = build_adapter(settings, credentials_factory=credentials_factory)
+    bot = bot or ProbeBot()
+
+    async def messages(request: web.Request) -> web.Response:
+        response = await adapter.process(request, bot)
+        return response if response is not None else web.Response(status=201)
+
+    app = web.Application()
+    app.router.add_post("/api/messages", messages)
+    running = await start_bot(app)
+    return running, adapter, bot
+
+
+@pytest.fixture
+async def authenticated(issuer):
+    running, adapter, bot = await run_bot(Settings.from_env(issuer.bot_env(APP_ID)),
+                                          FixedTokenCredentialFactory(APP_ID, TOKEN))
+    yield running, adapter, bot
+    await running.runner.cleanup()
+    await close_adapter(adapter)
+
+
+async def post_signed(running, issuer: JwtIssuer, activity: dict) -> int:
+    status, _ = await running.post(activity, headers={"Authorization": issuer.bearer(APP_ID, activity["serviceUrl"])})
+    return status
+
+
+async def test_replies_reach_the_connector_with_the_bearer_token_and_one_client_serves_every_turn(
+        authenticated, issuer, connector):
+    running, adapter, bot = authenticated
+    teams = ActivityFactory(connector.url)
+    activities = [teams.personal(f"hello {i}") for i in range(4)]
+    for activity in activities:
+        assert await post_signed(running, issuer, activity) == 201
+
+    assert [(s.method, s.reply_to, s.conversation_id) for s in connector.sent] == [
+        ("POST", a["id"], a["conversation"]["id"]) for a in activities]
+    assert [s.path for s in connector.sent] == [
+        f"/v3/conversations/{a['conversation']['id']}/activities/{a['id']}" for a in activities]
+    assert {s.authorization for s in connector.sent} == {f"Bearer {TOKEN}"}
+    assert [s.text for s in connector.sent] == [f"echo hello {i}" for i in range(4)]
+    # one connector client for all four turns, built once; one user-token client too
+    assert len(bot.connectors) == 4 and all(c is bot.connectors[0] for c in bot.connectors)
+    auth = adapter.bot_framework_authentication
+    assert isinstance(auth, ReusingBotFrameworkAuthentication)
+    assert auth.connector_clients_built == 1
+    assert auth.user_token_clients_built == 1
+    assert auth.http.sessions_opened == 1
+
+
+class CountingCredentialFactory(FixedTokenCredentialFactory):
+    """Counts credentials made and tokens asked for: the stock adapter makes new credentials (so, in production,
+    a new MSAL token cache and a token request to Entra) on every turn."""
+
+    def __init__(self, app_id: str, token: str):
+        super().__init__(app_id, token)
+        self.credentials_made = 0
+        self.tokens_asked = 0
+
+    async def create_credentials(self, app_id, oauth_scope, login_endpoint, validate_authority):
+        credentials = await super().create_credentials(app_id, oauth_scope, login_endpoint, validate_authority)
+        self.credentials_made += 1
+        factory, get_token = self, credentials.get_access_token
+
+        def counted(force_refresh: bool = False) -> str:
+            factory.tokens_asked += 1
+            return get_token(force_refresh)
+
+        credentials.get_access_token = counted
+        return credentials
+
+
+async def test_credentials_are_made_once_and_the_token_is_reused(issuer, connector):
+    factory = CountingCredentialFactory(APP_ID, TOKEN)
+    running, adapter, _ = await run_bot(Settings.from_env(issuer.bot_env(APP_ID)), factory)
+    try:
+        teams = ActivityFactory(connector.url)
+        for i in range(5):
+            assert await post_signed(running, issuer, teams.personal(f"hello {i}")) == 201
+        assert len(connector.sent) == 5
+        assert {s.authorization for s in connector.sent} == {f"Bearer {TOKEN}"}
+        assert factory.credentials_made == 2  # one for the connector client, one for the user-token client
+        assert factory.tokens_asked == 1
+    finally:
+        await running.runner.cleanup()
+        await close_adapter(adapter)
+
+
+async def test_update_is_a_put_to_the_activity_with_the_token(authenticated, issuer, connector):
+    running, _, _ = authenticated
+    activity = ActivityFactory(connector.url).personal("update")
+    assert await post_signed(running, issuer, activity) == 201
+    first, second = connector.sent
+    assert (first.method, first.reply_to) == ("POST", activity["id"])
+    assert second.method == "PUT"
+    assert second.path.startswith(f"/v3/conversations/{activity['conversation']['id']}/activities/")
+    assert second.reply_to and second.reply_to != activity["id"] and second.text == "second"
+    assert first.authorization == second.authorization == f"Bearer {TOKEN}"
+
+
+async def test_private_message_creates_the_1_1_chat_and_posts_to_it_with_the_token(authenticated, issuer,
+                                                                                    connector):
+    running, _, _ = authenticated
+    activity = ActivityFactory(connector.url).mention("private")
+    activity["text"] = "private"  # the probe bot does not strip mentions
+    assert await post_signed(running, issuer, activity) == 201
+    [created] = connector.created
+    assert created["members"] == [{"id": "user-id-0"}]
+    [private] = connector.sent
+    assert (private.method, private.conversation_id, private.reply_to) == ("POST", "personal:user-id-0", None)
+    assert private.path == "/v3/conversations/personal:user-id-0/activities"
+    assert private.text == "just for you"
+    assert private.authorization == f"Bearer {TOKEN}"
+
+
+async def test_connector_errors_still_raise_the_sdk_exception(authenticated, issuer, connector):
+    """RegisterBot relies on an exception when Teams refuses the 1:1 chat (a blocked bot gives 403)."""
+    running, _, bot = authenticated
+    connector.refuse_conversations = True
+    activity = ActivityFactory(connector.url).personal("private")
+    assert await post_signed(running, issuer, activity) == 201
+    [error] = bot.errors
+    assert isinstance(error, ErrorResponseException)
+    assert error.response.status_code == 403  # as with the stock sender (a requests.Response)
+    assert error.response.json() == {"error": {"code": "MessageWritesBlocked"}}
+    [notice] = connector.sent
+    assert notice.text == "could not message you privately" and notice.reply_to == activity["id"]
+
+
+async def test_two_service_urls_get_their_own_clients_and_replies(authenticated, issuer, connector,
+                                                                  second_connector):
+    running, adapter, bot = authenticated
+    first, second = ActivityFactory(connector.url), ActivityFactory(second_connector.url, user_id="user-id-1")
+    order = [first.personal("a"), second.personal("b"), first.personal("c"), second.personal("d")]
+    for activity in order:
+        assert await post_signed(running, issuer, activity) == 201
+
+    assert [s.text for s in connector.sent] == ["echo a", "echo c"]
+    assert [s.text for s in second_connector.sent] == ["echo b", "echo d"]
+    assert [s.reply_to for s in connector.sent] == [order[0]["id"], order[2]["id"]]
+    assert [s.reply_to for s in second_connector.sent] == [order[1]["id"], order[3]["id"]]
+    assert {s.authorization for s in connector.sent + second_connector.sent} == {f"Bearer {TOKEN}"}
+    a, b, c, d = bot.connectors
+    assert a is c and b is d and a is not b
+    assert adapter.bot_framework_authentication.connector_clients_built == 2
+
+
+async def test_proactive_messages_use_a_reused_client_with_the_token(authenticated, issuer, connector):
+    running, adapter, _ = authenticated
+    activity = ActivityFactory(connector.url).personal("hello")
+    assert await post_signed(running, issuer, activity) == 201
+    reference = TurnContext.get_conversation_reference(Activity().deserialize(activity))
+
+    async def notify(turn_context: TurnContext) -> None:
+        await turn_context.send_activity(MessageFactory.text("reminder"))
+
+    auth = adapter.bot_framework_authentication
+    built = []
+    for _ in range(3):
+        await adapter.continue_conversation(reference, notify, bot_app_id=APP_ID)
+        built.append(auth.connector_clients_built)
+    reminders = [s for s in connector.sent if s.text == "reminder"]
+    assert len(reminders) == 3
+    assert all(s.method == "POST" and s.authorization == f"Bearer {TOKEN}" for s in reminders)
+    # the SDK's continuation activity has an id of its own, and sends "replies" to it
+    assert all(s.path == f"/v3/conversations/{activity['conversation']['id']}/activities/{s.reply_to}"
+               and s.reply_to for s in reminders)
+    # proactive calls have their own key (no audience), so at most one more client, built once
+    assert built[0] == built[1] == built[2] <= 2
+
+
+async def test_requests_without_a_valid_token_are_still_refused(authenticated, issuer, connector):
+    running, adapter, bot = authenticated
+    activity = ActivityFactory(connector.url).personal("hello")
+    status, _ = await running.post(activity, headers={
+        "Authorization": issuer.bearer(APP_ID, "http://127.0.0.1:1/elsewhere")})
+    assert status in (401, 403, 500)  # the stock adapter's answers; bot/auth.py turns them into 401
+    assert connector.sent == [] and bot.connectors == []
+
+
+async def test_without_an_app_id_replies_carry_no_authorization_header(connector):
+    running, adapter, bot = await run_bot(Settings())
+    try:
+        teams = ActivityFactory(connector.url)
+        for text in ("one", "two"):
+            status, _ = await running.post(teams.personal(text))
+            assert status == 201
+        assert [s.text for s in connector.sent] == ["echo one", "echo two"]
+        assert {s.authorization for s in connector.sent} == {None}
+        assert adapter.bot_framework_authentication.connector_clients_built == 1
+    finally:
+        await running.runner.cleanup()
+        await close_adapter(adapter)
+
+
+class CardBot(ActivityHandler):
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        card = {"type": "AdaptiveCard", "version": "1.5",
+                "body": [{"type": "TextBlock", "text": "Flat 2 · 40 Market Street — ‘café’ £5"}]}
+        await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+
+
+async def test_cards_and_non_ascii_text_arrive_intact(connector):
+    """The pooled sender sends the SDK's serialised body unchanged."""
+    running, adapter, _ = await run_bot(Settings(), bot=CardBot())
+    try:
+        status, _ = await running.post(ActivityFactory(connector.url).personal("card"))
+        assert status == 201
+        [sent] = connector.sent
+        [card] = sent.cards
+        assert card["body"][0]["text"] == "Flat 2 · 40 Market Street — ‘café’ £5"
+    finally:
+        await running.runner.cleanup()
+        await close_adapter(adapter)
+
+
+# --------------------------------------------------------------------------- the fast serialiser
+
+def _corpus() -> list[Activity]:
+    """Inbound Teams activities as captured, replies carrying every sample card, and awkward values."""
+    import enum
+    from datetime import UTC, datetime
+
+    from botbuilder.schema import Attachment, Entity, Mention
+    from msrest.serialization import Model
+
+    from tests.cardcheck.samples import sample_cards
+    from tests.teams import ACTIVITIES
+
+    class Plain(enum.Enum):
+        FILTERED = "filtered"
+
+    class Str(enum.StrEnum):
+        COMPACT = "compact"
+
+    class Extensible(Model):  # a model with open-ended properties, as some Teams models have
+        _attribute_map = {"additional_properties": {"key": "", "type": "{object}"},
+                          "name": {"key": "name", "type": "str"}, "when": {"key": "when", "type": "iso-8601"},
+                          "members": {"key": "members", "type": "[ChannelAccount]"}}
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.additional_properties = kwargs.get("additional_properties")
+            self.name, self.when, self.members = kwargs.get("name"), kwargs.get("when"), kwargs.get("members")
+
+    out = [Activity().deserialize(json.loads(p.read_text())) for p in sorted(ACTIVITIES.glob("*.json"))]
+    for name, card in sorted(sample_cards().items()):
+        reply = MessageFactory.attachment(CardFactory.adaptive_card(card))
+        reply.reply_to_id, reply.id = "reply-to", name
+        out.append(reply)
+    odd = MessageFactory.attachment(CardFactory.adaptive_card({
+        "type": "AdaptiveCard", "version": "1.5",
+        "body": [{"type": "Input.ChoiceSet", "style": Plain.FILTERED, "spacing": Str.COMPACT, "n": 1.5,
+                  "ok": True, "none": None, "when": datetime(2026, 11, 28, 12, 0, tzinfo=UTC),
+                  "tuple": ("a", "b"), "nested": [[1, 2], {"deep": [None, "x"]}]}]}))
+    odd.channel_data = {"notification": {"alert": True}, "tenant": {"id": "t"},
+                        "extensible": Extensible(additional_properties={"x": 1, "y": [Str.COMPACT]}, name="n",
+                                                 when=datetime(2026, 1, 2, tzinfo=UTC),
+                                                 members=[ChannelAccount(id="u", name=None)])}
+    odd.entities = [Mention(text="<at>Bot</at>", type="mention"), Entity(type="clientInfo")]
+    odd.attachments.append(Attachment(content_type="text/plain", content="just text"))
+    odd.timestamp = datetime(2026, 11, 28, 12, 0, 1, 123456, tzinfo=UTC)
+    out.append(odd)
+    out.append(MessageFactory.text("naïve café — ‘quoted’"))
+    return out
+
+
+def test_the_fast_serialiser_writes_exactly_what_msrest_writes():
+    from botframework.connector import models
+    from msrest import Serializer
+
+    from bot.connector import FastSerializer
+
+    client_models = {k: v for k, v in models.__dict__.items() if isinstance(v, type)}
+    stock, fast = Serializer(client_models), FastSerializer(client_models)
+    corpus = _corpus()
+    assert len(corpus) > 15
+    for activity in corpus:
+        expected = stock.body(activity, "Activity")
+        assert fast.body(activity, "Activity") == expected
+        assert json.dumps(fast.body(activity, "Activity"), sort_keys=True) == json.dumps(expected, sort_keys=True)
