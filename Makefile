@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test bench lint clean chromium package
+.PHONY: install run test bench lint clean chromium package cosmos-local
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ lint: install
 
 clean:
 	rm -rf $(VENV) node_modules data .pytest_cache
+
+# A Cosmos DB wire server on 127.0.0.1:8081 for trying the Cosmos backend by hand (tests start their own):
+#   COSMOS_ENDPOINT=https://127.0.0.1:8081 COSMOS_KEY=<emulator key> COSMOS_INSECURE_LOCAL=1 make run
+cosmos-local: node_modules/.installed
+	node tools/cosmos-server.cjs --port 8081
 
 # The Teams app package for the bot's Entra app id: make package MicrosoftAppId=<GUID>
 package: install

@@ -96,10 +96,14 @@ async def _run(args: argparse.Namespace) -> int:
 
 async def _init() -> int:
     if os.environ.get("COSMOS_ENDPOINT"):
-        from storage.cosmos_admin import init  # noqa: PLC0415
+        from storage.cosmos_admin import InitError, init  # noqa: PLC0415
 
-        for line in await init(os.environ):
-            print(line)
+        try:
+            for line in await init(os.environ):
+                print(line)
+        except InitError as exc:
+            print(f"register-admin: {exc}", file=sys.stderr)
+            return 2
         return 0
     store = await open_store()  # SQLite creates its schema on open
     await store.close()

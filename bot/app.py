@@ -181,6 +181,8 @@ def create_app(settings: Settings, store: Store | None = None, *,
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The Azure SDKs log every HTTP request (URLs carry entry refs) at INFO: keep them to warnings.
+    logging.getLogger("azure").setLevel(logging.WARNING)
     settings = Settings.from_env()
     problem = settings.startup_problem()
     if problem:

@@ -11,7 +11,7 @@ from cards import messages
 from cards.admin import audit_card
 from cards.builders import check_result_card, error_card, help_card
 from register.permissions import Role
-from register.service import Register
+from register.service import Lifted, Register
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,16 @@ def build_router(register: Register, notify: Notify | None = None) -> Router:
             return Reply(card=error_card(messages.AUDIT_NEEDS_REF))
         records = await register.audit_trail(ref, request.actor, request.conversation_type)
         return Reply(card=audit_card(ref, records), personal_data=True)
+
+    @router.command("lift", role=Role.APPROVER, summary="lift an active entry")
+    async def lift(request: Request) -> Reply:
+        ref = request.args.strip().upper()
+        if not REF.match(ref):
+            return Reply(card=error_card(messages.LIFT_NEEDS_REF))
+        outcome = await register.lift(ref, request.actor, request.conversation_type)
+        if isinstance(outcome, Lifted):
+            return Reply(card=error_card(messages.lifted(ref)))
+        return Reply(card=error_card(messages.not_lifted(ref, outcome.reason, outcome.status)))
 
     router.command("help", "hi", "hello", "?", summary="list the commands")(help_)
     return router

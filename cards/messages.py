@@ -222,3 +222,20 @@ def audit_row(who: str, action: str, outcome: str) -> str:
 
 def audit_more(count: int) -> str:
     return f"{count} older record(s) not shown: register-admin audit --ref gives the full trail."
+
+
+# --- lifting an entry (approvers) -----------------------------------------------------------------------------
+
+LIFT_NEEDS_REF = "Tell me which entry to lift, e.g. lift MCR-2026-0007"
+
+
+def lifted(ref: str) -> str:
+    return f"{ref} is lifted. It no longer alerts; the decision is recorded in the audit trail."
+
+
+def not_lifted(ref: str, reason: str, status: str = "") -> str:
+    if reason == "missing":
+        return f"There is no entry {ref} on the register."
+    if reason == "not_active":
+        return f"{ref} is not active (it is {status}), so there is nothing to lift."
+    return f"{ref} was changed by someone else just now. Nothing was overwritten: check it and try again."

@@ -7,11 +7,11 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from register.matching import LookupResult, RegisterIndex
-from register.model import Actor, AuditRecord, Entry, Incident
+from register.model import Actor, AuditRecord, Entry, Incident, Status
 from register.permissions import ROLES_SETTING, Role, RoleTable
 from register.store import Changes, Conflict, Saved, Store
 
@@ -28,6 +28,20 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)  # changed by someone else during the import
+
+
+@dataclass(frozen=True, slots=True)
+class Lifted:
+    entry: Entry
+
+
+@dataclass(frozen=True, slots=True)
+class NotLifted:
+    """`missing` (no such entry), `not_active` (already lifted, expired, pending, rejected: `status` says which) or
+    `changed` (someone else changed it between our read and our write: nothing was overwritten)."""
+
+    reason: str
+    status: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +125,27 @@ class Register:
             return None
         await self.audit(actor, "refused", outcome="rate_limited")
         return RateLimited(self.checks_per_hour, first=used == self.checks_per_hour + 1)
+
+    async def lift(self, ref: str, actor: Actor, conversation_type: str) -> Lifted | NotLifted:
+        """An approver lifts an active entry: an etag-checked read-modify-write, so two approvers lifting at once
+        (on two instances) produce exactly one decision; the other is told it changed under them."""
+        saved = await self.store.get_entry(ref)
+        if saved is None:
+            outcome: Lifted | NotLifted = NotLifted("missing")
+        elif saved.value.status is not Status.ACTIVE:
+            outcome = NotLifted("not_active", saved.value.status.value)
+        else:
+            entry = replace(saved.value, status=Status.LIFTED, updated_at=self.clock())
+            result = await self.store.replace_entry(entry, saved.etag)
+            if isinstance(result, Conflict):
+                outcome = NotLifted("changed")
+            else:
+                self.index.put_entry(entry)
+                outcome = Lifted(entry)
+        await self.audit(actor, "lift" if isinstance(outcome, Lifted) else "lift_refused", query=ref,
+                         conversation_type=conversation_type,
+                         outcome="lifted" if isinstance(outcome, Lifted) else outcome.reason, refs=[ref])
+        return outcome
 
     async def audit_trail(self, ref: str, actor: Actor, conversation_type: str) -> list[AuditRecord]:
         """Who looked at or changed an entry. Looking is itself audited."""

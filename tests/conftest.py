@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.cosmos_server import cosmos_env, cosmos_server, fresh_cosmos_env  # noqa: F401 - shared fixtures
 from tests.teams import ActivityFactory, LocalConnector, start_bot
 
 

@@ -181,3 +181,11 @@ async def start_bot(app: web.Application) -> RunningBot:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return RunningBot(f"http://127.0.0.1:{port}", app, runner)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

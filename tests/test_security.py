@@ -122,3 +122,15 @@ def test_startup_refuses_unsafe_settings():
     assert Settings.from_env({}).startup_problem() is None  # loopback development
     allowed = Settings.from_env({"REGISTER_TENANTS": "AbC, def"})
     assert allowed.tenant_allowed("abc") and allowed.tenant_allowed("DEF") and not allowed.tenant_allowed("xyz")
+
+
+async def test_lift_is_for_approvers_and_stops_the_alert(secured, connector):
+    await secured.post(staff(connector).personal("lift MCR-2026-0001"))
+    assert messages.NOT_ALLOWED in json.dumps(connector.sent[-1].cards)
+    await secured.post(as_admin(admin(connector).personal("lift MCR-2026-0001")))
+    assert messages.lifted("MCR-2026-0001") in json.dumps(connector.sent[-1].cards)
+    await secured.post(as_admin(admin(connector).personal("lift MCR-2026-0001")))
+    assert messages.not_lifted("MCR-2026-0001", "not_active", "lifted") in json.dumps(connector.sent[-1].cards)
+    await secured.post(staff(connector).personal("check 12 High St"))
+    assert "MCR-2026-0001" not in json.dumps(connector.sent[-1].cards)
+    assert [r.action for r in await audit_of(secured) if r.action.startswith("lift")] == ["lift", "lift_refused"]

@@ -41,14 +41,11 @@ from storage.cosmos import (
     tls_verification,
 )
 from storage.cosmos_admin import InitError, indexing_differs, init, parse_throughput
-from tests import cosmos_server as fixtures
 from tests.cosmos_server import EMULATOR_KEY, start_server, unique_database
 from tests.storage_contract import StoreContract, make_audit, make_entry
 
-# the shared fixtures (tests/cosmos_server.py): server per session, env per session, fresh database per test
-cosmos_server = fixtures.cosmos_server
-cosmos_env = fixtures.cosmos_env
-fresh_cosmos_env = fixtures.fresh_cosmos_env
+# the shared fixtures (tests/cosmos_server.py, through tests/conftest.py): server per session, env per session,
+# fresh database per test
 
 REF = "MCR-2026-0001"
 
