@@ -244,28 +244,44 @@ def run_e2e(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) -> 
     if args.targets:
         wanted = set(args.targets.split(","))
         plan = [p for p in plan if p[0] in wanted]
-    for name, module_args, (n, warm), opts in plan:
-        extra: list[str] = []
-        if opts.get("register"):
-            run_db = copy_register(db, CACHE / f"{name}.db")
-            extra = ["--db", str(run_db), "--log", str(workdir / f"{name}.bot.log"), "--gc-stats"]
-            if args.gc_freeze:
-                extra.append("--gc-freeze")
-        print(f"e2e {name}: {n} activities after {warm} warm-up ...", flush=True)
-        try:
-            result = e2e_target(name, module_args + extra, count=n, warmup=warm, env=bot_env,
-                                ready_timeout=args.ready_timeout,
-                                profile=(REPO / "bench" / f"profile-{name}.txt")
-                                if args.profile and name.startswith("check") else None,
-                                gil=args.profile_gil, **common)
+    attempts: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in plan}
+    for round_ in range(args.repeat):  # rounds interleave the targets, so a burst of load hits all of them
+        for name, module_args, (n, warm), opts in plan:
+            extra: list[str] = []
             if opts.get("register"):
-                result["outcomes"] = audit_outcomes(run_db)
-                result["adapter"] = bot_adapter(workdir / f"{name}.bot.log")
-                result["gc"] = bench_lines(workdir / f"{name}.bot.log", "BENCH gc")
-        except Exception as exc:  # noqa: BLE001 - one failed target must not lose the others
-            result = {"error": str(exc)[-2000:]}
-        runs[name] = result
-        print("   " + summary_line(name, result), flush=True)
+                run_db = copy_register(db, CACHE / f"{name}.db")
+                extra = ["--db", str(run_db), "--log", str(workdir / f"{name}.bot.log"), "--gc-stats"]
+                if args.gc_freeze:
+                    extra.append("--gc-freeze")
+                if args.uvloop:
+                    extra.append("--uvloop")
+                if args.fast_parse:
+                    extra.append("--fast-parse")
+            label = f" (round {round_ + 1}/{args.repeat})" if args.repeat > 1 else ""
+            print(f"e2e {name}{label}: {n} activities after {warm} warm-up ...", flush=True)
+            try:
+                result = e2e_target(name, module_args + extra, count=n, warmup=warm, env=bot_env,
+                                    ready_timeout=args.ready_timeout,
+                                    profile=(REPO / "bench" / f"profile-{name}.txt")
+                                    if args.profile and name.startswith("check") and round_ == 0 else None,
+                                    gil=args.profile_gil, **common)
+                if opts.get("register"):
+                    result["outcomes"] = audit_outcomes(run_db)
+                    result["adapter"] = bot_adapter(workdir / f"{name}.bot.log")
+                    result["gc"] = bench_lines(workdir / f"{name}.bot.log", "BENCH gc")
+                    (workdir / f"{name}.bot.log").unlink(missing_ok=True)
+            except Exception as exc:  # noqa: BLE001 - one failed target must not lose the others
+                result = {"error": str(exc)[-2000:]}
+            result["load_average"] = load_average()
+            attempts[name].append(result)
+            print("   " + summary_line(name, result), flush=True)
+    for name, results in attempts.items():
+        good = sorted((r for r in results if not r.get("error")), key=lambda r: r.get("activities_per_s") or 0)
+        chosen = dict(good[len(good) // 2]) if good else results[-1]  # the median run (upper median)
+        if len(results) > 1:
+            chosen["rounds"] = [{k: r.get(k) for k in ("activities_per_s", "latency_ms", "bot_cpu_ms_per_activity",
+                                                        "load_average", "error")} for r in results]
+        runs[name] = chosen
     report["e2e"] = runs
 
 
@@ -437,6 +453,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                        "check_stock_adapter)")
     parser.add_argument("--entries", type=int, default=0, help="register size (default 100,000; quick 10,000)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every activity count")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of every e2e target, interleaved; the table shows each target's median run")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--users", type=int, default=256, help="distinct Teams users in the load")
     parser.add_argument("--max-seconds", type=float, default=150.0, help="deadline for each load run")
@@ -446,6 +464,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--check-adapter", choices=("app", "reusing"), default="app",
                         help="the check run's adapter: what bot.app.create_app builds, or bot/connector.py's")
     parser.add_argument("--gc-freeze", action="store_true", help="run the register bots with gc.freeze()")
+    parser.add_argument("--uvloop", action="store_true", help="run the register bots on uvloop")
+    parser.add_argument("--fast-parse", action="store_true",
+                        help="preview bot.connector.parse_activity in bot/auth.py (until it is wired there)")
     parser.add_argument("--profile", action="store_true", help="py-spy the check runs (bench/profile-*.txt)")
     parser.add_argument("--profile-gil", action="store_true",
                         help="with --profile: sample only the thread holding the GIL (Python CPU time)")

@@ -216,6 +216,27 @@ def audit_outcomes(db: Path) -> dict[str, int]:
 
 # --------------------------------------------------------------------------- the bot process
 
+def _use_fast_parse() -> None:
+    """Bench-only preview of one line in bot/auth.py (`Activity().deserialize(d)` -> `parse_activity(d)`)."""
+    from botbuilder.schema import Activity
+
+    import bot.auth
+    from bot.connector import parse_activity
+
+    if getattr(bot.auth, "parse_activity", None) is parse_activity:
+        return  # already wired
+    if getattr(bot.auth, "Activity", None) is not Activity:
+        return
+
+    class _Parsed(Activity):
+        @classmethod
+        def deserialize(cls, data: Any, content_type: str | None = None) -> Activity:
+            return parse_activity(data)
+
+    bot.auth.Activity = _Parsed
+    logging.getLogger("bench").warning("BENCH fast-parse preview")
+
+
 def _record_gc_pauses(app: Any) -> None:
     import gc
 
@@ -254,6 +275,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gc-freeze", action="store_true",
                         help="gc.freeze() once the register is loaded (what bot/app.py may do at start-up)")
     parser.add_argument("--gc-stats", action="store_true", help="log garbage-collection pauses at exit")
+    parser.add_argument("--uvloop", action="store_true", help="run on uvloop's event loop (if installed)")
+    parser.add_argument("--fast-parse", action="store_true",
+                        help="preview: have bot/auth.py parse activities with bot.connector.parse_activity")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -302,6 +326,8 @@ def main(argv: list[str] | None = None) -> None:
         gc.freeze()
         logging.getLogger("bench").warning("BENCH gc.freeze: %d objects frozen", gc.get_freeze_count())
 
+    if args.fast_parse:
+        _use_fast_parse()
     app.on_startup.append(swap_adapter)  # runs after create_app's start-up (which builds its own adapter)
     app.on_startup.append(report_adapter)
     if args.gc_freeze:
@@ -309,7 +335,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.gc_stats:
         _record_gc_pauses(app)
     print(f"register bot: adapter={args.adapter} port={args.port}", file=sys.stderr)
-    web.run_app(app, host="127.0.0.1", port=args.port, print=None)
+    loop = None
+    if args.uvloop:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+        logging.getLogger("bench").warning("BENCH loop=uvloop %s", uvloop.__version__)
+    web.run_app(app, host="127.0.0.1", port=args.port, print=None, loop=loop)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from bot.auth import FixedTokenCredentialFactory
 from bot.connector import ReusingBotFrameworkAuthentication, build_adapter, close_adapter
 from bot.settings import Settings
 from tests.jwt_issuer import JwtIssuer
+from tests.teams import ACTIVITIES as ACTIVITIES_DIR
 from tests.teams import ActivityFactory, LocalConnector, start_bot
 
 APP_ID = "7a1c3f2e-0000-4000-8000-00000000b0b0"
@@ -352,3 +353,167 @@ def test_the_fast_serialiser_writes_exactly_what_msrest_writes():
         expected = stock.body(activity, "Activity")
         assert fast.body(activity, "Activity") == expected
         assert json.dumps(fast.body(activity, "Activity"), sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+# --------------------------------------------------------------------------- same requests as the SDK's client
+
+class RecordingConnector:
+    """Records every request; answers from a table of (method, path suffix) -> (status, body, headers)."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.answers: dict[tuple[str, str], tuple[int, object, dict]] = {}
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> RecordingConnector:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._any)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/"  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+    async def _any(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.requests.append({
+            "method": request.method, "path": request.raw_path, "body": json.loads(body) if body else None,
+            "headers": {k: v for k, v in request.headers.items()
+                        if k.lower() in ("content-type", "accept", "x-ms-conversation-id", "authorization",
+                                         "user-agent")},
+        })
+        status, payload, headers = self.answers.get((request.method, request.path.rsplit("/", 1)[-1]),
+                                                    (200, {"id": "resp-1"}, {}))
+        return web.json_response(payload, status=status, headers=headers)
+
+
+@pytest.fixture
+async def recorder():
+    r = await RecordingConnector().start()
+    yield r
+    await r.stop()
+
+
+async def _outcome(call):
+    try:
+        result = await call
+        return ("ok", result.serialize() if result is not None else None)
+    except ErrorResponseException as exc:
+        return ("error", type(exc).__name__, exc.response.status_code, exc.response.headers.get("Retry-After"),
+                getattr(getattr(exc.error, "error", None), "code", None), exc.message)
+
+
+async def test_replies_are_the_same_requests_and_results_as_with_the_sdk_client(recorder):
+    from botbuilder.schema import ConversationAccount
+    from botframework.connector.aio import ConnectorClient
+    from botframework.connector.auth import MicrosoftAppCredentials
+
+    from bot.connector import FastConnectorClient, PooledHttp
+
+    teams_conversation = "19:abc@thread.tacv2;messageid=1700000000000"
+    recorder.answers[("POST", "refused")] = (429, {"error": {"code": "TooManyRequests", "message": "slow"}},
+                                             {"Retry-After": "3"})
+    recorder.answers[("POST", "blocked")] = (403, {"error": {"code": "MessageWritesBlocked", "message": "no"}}, {})
+    recorder.answers[("POST", "empty")] = (201, None, {})
+
+    def activity():
+        reply = MessageFactory.attachment(CardFactory.adaptive_card(
+            {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock", "text": "£5 — ok"}]}))
+        reply.conversation = ConversationAccount(id=teams_conversation)
+        return reply
+
+    stock = ConnectorClient(MicrosoftAppCredentials.empty(), recorder.url)
+    http = PooledHttp()
+    ours = FastConnectorClient(MicrosoftAppCredentials.empty(), recorder.url)
+    ours.use_pool(http)
+    outcomes = {}
+    try:
+        for name, client in (("stock", stock), ("ours", ours)):
+            conversations = client.conversations
+            outcomes[name] = [
+                await _outcome(conversations.reply_to_activity(teams_conversation, "1700000000000", activity())),
+                await _outcome(conversations.reply_to_activity(teams_conversation, "refused", activity())),
+                await _outcome(conversations.reply_to_activity("personal:u", "empty", activity())),
+                await _outcome(conversations.send_to_conversation("a:1 /?#..", activity())),
+                await _outcome(conversations.send_to_conversation("blocked", activity())),
+                await _outcome(conversations.update_activity(teams_conversation, "42", activity())),
+            ]
+        sent = recorder.requests
+        half = len(sent) // 2
+        assert len(sent) == 12
+        for a, b in zip(sent[:half], sent[half:], strict=True):
+            assert a == b, (a, b)
+        assert outcomes["stock"] == outcomes["ours"]
+        assert outcomes["ours"][1][:4] == ("error", "ErrorResponseException", 429, "3")
+        assert outcomes["ours"][0] == ("ok", {"id": "resp-1"})
+        # the conversation id is percent-encoded on the wire, as the SDK's client sends it
+        assert sent[0]["path"] == ("/v3/conversations/19%3Aabc%40thread.tacv2%3Bmessageid%3D1700000000000"
+                                   "/activities/1700000000000")
+    finally:
+        await http.close()
+
+
+def _inbound_corpus() -> list[dict]:
+    """Activity JSON as it arrives: the captured Teams activities, every reply above as JSON, and odd input."""
+    import copy
+
+    from botframework.connector import models
+    from msrest import Serializer
+
+    from tests.teams import ACTIVITIES
+
+    serializer = Serializer({k: v for k, v in models.__dict__.items() if isinstance(v, type)})
+    out = [json.loads(p.read_text()) for p in sorted(ACTIVITIES.glob("*.json"))]
+    out += [json.loads(json.dumps(serializer.body(a, "Activity"))) for a in _corpus()]
+    base = json.loads((ACTIVITIES / "message-personal.json").read_text())
+    odd = copy.deepcopy(base)
+    odd.update({"unknownTopLevel": {"x": [1, None]}, "text": None, "locale": None, "value": [1, "a", {"b": None}],
+                "channelData": {"tenant": {"id": "t"}, "eventType": "x", "deep": [[{"a": 1.5}]]}})
+    odd["entities"].append({"type": "mention", "text": "<at>Bot</at>", "mentioned": {"id": "b", "name": "Bot"},
+                            "extra": {"k": True}})
+    odd["from"]["unexpected"] = "kept as an additional property"
+    odd["attachments"] = [{"contentType": "application/vnd.microsoft.card.adaptive", "content": {"body": []}},
+                          {"contentType": "text/plain", "content": "just text", "name": None}]
+    out.append(odd)
+    numbers = copy.deepcopy(base)
+    numbers.update({"text": 5, "id": 12, "replyToId": True})  # msrest turns these into strings
+    out.append(numbers)
+    return out
+
+
+def test_parse_activity_gives_the_same_activity_as_msrest():
+    from bot.connector import parse_activity
+
+    corpus = _inbound_corpus()
+    assert len(corpus) > 20
+    for data in corpus:
+        original = json.dumps(data, sort_keys=True)
+        expected, got = Activity().deserialize(data), parse_activity(data)
+        assert type(got) is Activity
+        assert got == expected  # msrest models compare their attributes, recursively
+        assert got.serialize() == expected.serialize()
+        assert json.dumps(data, sort_keys=True) == original  # the input is not changed ...
+        if isinstance(got.channel_data, dict):
+            assert got.channel_data is not data.get("channelData")  # ... nor shared
+
+
+def test_parse_activity_refuses_what_msrest_refuses():
+    from msrest.exceptions import DeserializationError
+
+    from bot.connector import parse_activity
+
+    base = json.loads((ACTIVITIES_DIR / "message-personal.json").read_text())
+    for change in ({"timestamp": "not a date"}, {"from": "not an object"}, {"entities": {"not": "a list"}}):
+        data = dict(base, **change)
+        outcomes = []
+        for parse in (lambda d: Activity().deserialize(d), parse_activity):
+            try:
+                outcomes.append(("ok", parse(data).serialize()))
+            except DeserializationError as exc:
+                outcomes.append(("error", type(exc).__name__))
+        assert outcomes[0] == outcomes[1], change
