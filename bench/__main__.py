@@ -22,25 +22,26 @@ starts are stopped by PID.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
-import platform
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from bench.harness import (
+    REPO,
+    bench_lines,
+    bot_adapter,
+    e2e_target,
+    load_average,
+    machine,
+    summary_line,
+)
+
 RESULTS = REPO / "bench" / "results.json"
-PYTHON = sys.executable
 
 # Targets from the issue (2 cores, 32 concurrent, loopback).
 TARGET_ECHO_RATE = 105.0
@@ -48,167 +49,6 @@ TARGET_FLOOR_RATE = 3700.0
 REQUIRED_RATIO_TO_ECHO = 5.0
 REQUIRED_P99_MS = 100.0
 STRETCH_SHARE_OF_FLOOR = 0.25
-
-
-# --------------------------------------------------------------------------- machine
-
-def machine() -> dict[str, Any]:
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    commit = ""
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                text=True, timeout=10).stdout.strip()
-    return {
-        "cores": os.cpu_count(),
-        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "cpu_model": model or platform.processor(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "commit": commit,
-    }
-
-
-def load_average() -> list[float]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return []
-
-
-def rss_mb(pid: int) -> float | None:
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return None
-
-
-# --------------------------------------------------------------------------- processes
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Proc:
-    """A child process started here, stopped by its PID."""
-
-    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None):
-        self.log = log
-        out = open(log, "ab")
-        try:
-            self.proc = subprocess.Popen(args, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=env)
-        finally:
-            out.close()
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.proc.send_signal(signal.SIGTERM)
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-
-    def tail(self, n: int = 2000) -> str:
-        with contextlib.suppress(OSError):
-            return self.log.read_text(errors="replace")[-n:]
-        return ""
-
-
-def wait_healthy(proc: Proc, port: int, timeout: float) -> float:
-    """Seconds until GET /healthz answers 200."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if not proc.alive():
-            raise RuntimeError(f"process exited before it was ready:\n{proc.tail()}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return time.monotonic() - t0
-        time.sleep(0.25)
-    raise RuntimeError(f"not ready within {timeout:.0f} s:\n{proc.tail()}")
-
-
-def run_loadgen(port: int, bot_pid: int, count: int, warmup: int, texts: Path, *, concurrency: int,
-                max_seconds: float, users: int) -> dict[str, Any]:
-    args = [PYTHON, "-m", "bench.loadgen", "--target", f"http://127.0.0.1:{port}/api/messages",
-            "--count", str(count), "--warmup", str(warmup), "--concurrency", str(concurrency),
-            "--texts", str(texts), "--bot-pid", str(bot_pid), "--max-seconds", str(max_seconds),
-            "--users", str(users)]
-    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=max_seconds + 120)
-    if done.returncode != 0:
-        raise RuntimeError(f"the load generator failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-class Profiler:
-    """py-spy record on a process for the duration of a run (if py-spy is installed)."""
-
-    def __init__(self, pid: int, seconds: float, raw: Path, gil: bool = False):
-        self.raw = raw
-        exe = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
-        self.proc: subprocess.Popen[bytes] | None = None
-        if Path(exe).exists() or shutil.which(exe):
-            cmd = [exe, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "--format", "raw",
-                   "-o", str(raw), "--nonblocking"] + (["--gil"] if gil else [])
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def finish(self) -> str | None:
-        if self.proc is None:
-            return None
-        try:
-            self.proc.send_signal(signal.SIGINT)  # py-spy writes what it has on Ctrl-C
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        if not self.raw.exists():
-            return None
-        from bench.profile import load, render, summarise
-
-        return render(summarise(load(self.raw), 30))
-
-
-# --------------------------------------------------------------------------- e2e
-
-def e2e_target(name: str, module_args: list[str], *, count: int, warmup: int, texts: Path, workdir: Path,
-               ready_timeout: float, concurrency: int, max_seconds: float, users: int,
-               env: dict[str, str] | None = None, profile: Path | None = None, gil: bool = False
-               ) -> dict[str, Any]:
-    port = free_port()
-    proc = Proc([PYTHON, "-m", *module_args, "--port", str(port)], workdir / f"{name}.log", env)
-    try:
-        started = wait_healthy(proc, port, ready_timeout)
-        profiler = Profiler(proc.pid, max_seconds, profile.with_suffix(".raw"), gil) if profile else None
-        result = run_loadgen(port, proc.pid, count, warmup, texts, concurrency=concurrency,
-                             max_seconds=max_seconds, users=users)
-        if profiler is not None:
-            summary = profiler.finish()
-            if summary:
-                profile.write_text(summary + "\n")
-                result["profile"] = str(profile.relative_to(REPO))
-        result["startup_seconds"] = round(started, 1)
-        result["rss_mb"] = rss_mb(proc.pid)
-        if not proc.alive():
-            raise RuntimeError(f"{name} exited during the run:\n{proc.tail()}")
-        return result
-    finally:
-        proc.stop()
 
 
 def run_e2e(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) -> None:
@@ -285,22 +125,6 @@ def run_e2e(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) -> 
     report["e2e"] = runs
 
 
-def bench_lines(log: Path, prefix: str) -> list[str]:
-    with contextlib.suppress(OSError):
-        return [line.split("BENCH ", 1)[1].strip() for line in log.read_text(errors="replace").splitlines()
-                if prefix in line]
-    return []
-
-
-def bot_adapter(log: Path) -> str:
-    """Which adapter the register bot ran with (bench/register_bot.py logs it)."""
-    with contextlib.suppress(OSError):
-        for line in log.read_text(errors="replace").splitlines():
-            if "BENCH adapter=" in line:
-                return line.split("BENCH ", 1)[1].strip()
-    return ""
-
-
 # --------------------------------------------------------------------------- store (Cosmos)
 
 def run_store(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) -> None:
@@ -325,20 +149,13 @@ def run_lookup(args: argparse.Namespace, report: dict[str, Any]) -> None:
     sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
     print(f"lookup: sizes {sizes} ...", flush=True)
     try:
-        report["lookup"] = lookup.run(sizes=sizes)
+        report["lookup"] = lookup.run(sizes=sizes, **({"time_budget_s": 3.0, "max_queries": 2000} if args.quick
+                                                      else {}))
     except Exception as exc:  # noqa: BLE001
         report["lookup"] = {"error": f"{exc.__class__.__name__}: {exc}"}
 
 
 # --------------------------------------------------------------------------- reporting
-
-def summary_line(name: str, r: dict[str, Any]) -> str:
-    if "error" in r:
-        return f"{name}: ERROR {r['error'][:300]}"
-    lat = r.get("latency_ms", {})
-    return (f"{name}: {r.get('activities_per_s')} activities/s, p50 {lat.get('p50')} ms, p99 {lat.get('p99')} ms, "
-            f"{r.get('bot_cpu_ms_per_activity')} ms CPU/activity, errors {sum(r.get('errors', {}).values())}")
-
 
 def ratios(report: dict[str, Any]) -> dict[str, Any]:
     runs = report.get("e2e", {})
@@ -425,21 +242,22 @@ def _f(v: Any) -> str:
     return str(v)
 
 
+LOOKUP_COLUMNS = [("entries", "entries"), ("lookups_per_s", "lookups/s"), ("p50_ms", "p50 ms"),
+                  ("p99_ms", "p99 ms"), ("max_ms", "max ms"), ("cpu_p50_ms", "CPU p50 ms"),
+                  ("cpu_p99_ms", "CPU p99 ms"), ("build_s", "build s"), ("index_memory_mb", "index MB")]
+
+
 def _lookup_table(lookup: dict[str, Any]) -> str:
-    """bench/lookup.py's dict, shown generically: one row per size when it is keyed by size."""
-    rows = lookup.get("sizes") if isinstance(lookup.get("sizes"), list) else None
-    if rows is None:
-        rows = [dict(v, entries=k) for k, v in lookup.items() if isinstance(v, dict)]
+    """bench/lookup.py's result: {"sizes": {"1000": {...}, ...}, ...}, one row per size."""
+    sizes = lookup.get("sizes")
+    rows = list(sizes.values()) if isinstance(sizes, dict) else sizes if isinstance(sizes, list) else []
+    rows = [r for r in rows if isinstance(r, dict)]
     if not rows:
         return json.dumps(lookup, indent=2)[:2000]
-    keys: list[str] = []
+    columns = [(k, h) for k, h in LOOKUP_COLUMNS if any(k in r for r in rows)]
+    out = ["  " + "".join(f"{h:>12}" for _, h in columns)]
     for r in rows:
-        for k, v in r.items():
-            if k not in keys and isinstance(v, int | float | str):
-                keys.append(k)
-    out = ["  " + "  ".join(f"{k:>14}" for k in keys)]
-    for r in rows:
-        out.append("  " + "  ".join(f"{_f(r.get(k)):>14}" for k in keys))
+        out.append("  " + "".join(f"{_f(r.get(k)):>12}" for k, _ in columns))
     return "\n".join(out)
 
 
@@ -458,6 +276,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--users", type=int, default=256, help="distinct Teams users in the load")
     parser.add_argument("--max-seconds", type=float, default=150.0, help="deadline for each load run")
+    parser.add_argument("--cosmos-entries", type=int, default=0,
+                        help="register size in Cosmos (default: 100,000; quick 10,000)")
     parser.add_argument("--ready-timeout", type=float, default=300.0, help="for a bot to load its register")
     parser.add_argument("--no-rate-limit", action="store_true",
                         help="turn the per-user check limit off (default: on, with a limit no run reaches)")
