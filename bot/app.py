@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import sys
@@ -150,6 +151,9 @@ def create_app(settings: Settings, store: Store | None = None, *,
         if settings.demo_if_empty:
             await load_demo_if_empty(register)
         await register.refresh()
+        # The index is long-lived: keep the garbage collector from walking it again and again (a full collection
+        # over 100,000 entries took 130-160 ms, a pause every user would feel).
+        gc.freeze()
         adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(
             BotConfig(settings), credentials_factory=credentials_factory))
         adapter.on_turn_error = _on_turn_error

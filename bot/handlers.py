@@ -10,6 +10,8 @@ from bot.router import Reply, Request, Router
 from cards import messages
 from cards.admin import audit_card
 from cards.builders import check_result_card, error_card, help_card
+from register.address import needs_more
+from register.model import Outcome
 from register.permissions import Role
 from register.service import Lifted, Register
 
@@ -45,6 +47,9 @@ def build_router(register: Register, notify: Notify | None = None) -> Router:
                        messages.rate_limit_alert(request.actor.name or request.actor.user_id, limited.limit))
             return Reply(card=error_card(messages.rate_limited(limited.limit)))
         result = await register.check(query, request.actor, request.conversation_type)
+        if result.outcome is Outcome.NONE and needs_more(query):
+            # "No alert" for 'High Street' or '12' would be a clear nobody can rely on: ask for the property.
+            return Reply(card=error_card(messages.NEED_MORE), personal_data=True)
         log.info("check by %s in %s: %s (%d match(es))", request.actor.user_id, request.conversation_type,
                  result.outcome.value, len(result.matches))
         # Every check result is personal data, "no alert" included: in a channel the difference between a

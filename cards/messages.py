@@ -24,6 +24,8 @@ CANNOT_MESSAGE_PRIVATELY = (
     "Open a chat with me and type your check there."
 )
 NOT_ALLOWED = "Sorry, you can't do that. Ask the register administrators if you need to."
+NEED_MORE = ("I need a little more to check that: a house number or name with the street (check 12 High St), "
+             "a full postcode (check PR7 1AA), or a person's full name.")
 TOO_LONG = "That's too long for me to check. Please send a shorter address, postcode or name."
 SOMETHING_WENT_WRONG = (
     "Something went wrong on my side. Please try again; "

@@ -34,6 +34,7 @@ __all__ = [
     "PLACE_STOPWORDS",
     "normalise_postcode",
     "find_postcode",
+    "needs_more",
     "parse_address",
     "address_from_parts",
     "tokenise",
@@ -915,3 +916,27 @@ def _town_start(words: list[str]) -> int:
     while i >= 1 and words[i - 1] in _TOWN_JOINERS and i - 1 == 0:
         i -= 1
     return max(i, 0)
+
+
+def needs_more(query: str) -> bool:
+    """True when a query is too vague for "no alert" to mean anything: a number with no street or postcode
+    (`12`, `flat 2`), a street with no house number or name (`High Street`), a lone word (`Chorley`), or only the
+    first half of a postcode (`PR7`). Asked only after a lookup found nothing, so a person named like a street is
+    still found first. A full postcode is always specific enough: a clear for it covers every property in it."""
+    postcode, rest = find_postcode(query)
+    if postcode:
+        return False
+    tokens = tokenise(rest)
+    # a house number; the number straight after 'Flat', 'Unit', ... is the flat's, not the building's
+    numbers = [t for i, t in enumerate(tokens) if t.kind in ("N", "A")
+               and not (i and tokens[i - 1].kind == "W" and tokens[i - 1].value in _UNIT_WORDS)]
+    words = [t for t in tokens if t.kind == "W" and t.value not in _UNIT_WORDS and t.value not in _FLOOR_WORDS]
+    if not words:
+        return True  # '12', 'flat 2', 'PR7', ''
+    if numbers:
+        return False  # a number and a street or building: an address
+    street_segments = [t.seg for t in words if t.value in STREET_TYPES]
+    if street_segments:
+        # a street without a house number; unless a building name stands before it ('Rose Cottage, Mill Lane')
+        return not any(t.seg < min(street_segments) for t in words)
+    return len(words) < 2  # one word: neither a full name nor an address

@@ -74,8 +74,11 @@ class Address:
 
     def display(self) -> str:
         """One line for a card or a CLI row: 'Flat 2, 12 High Street, Chorley, PR7 1AA'."""
-        first = " ".join(p for p in (self.paon, self.street) if p)
-        parts = [self.saon, first, self.locality, self.town]
+        if self.paon and not self.paon[0].isdigit():
+            # a building name stands apart from its street: 'Astley House, Park Road'
+            parts = [self.saon, self.paon, self.street, self.locality, self.town]
+        else:
+            parts = [self.saon, " ".join(p for p in (self.paon, self.street) if p), self.locality, self.town]
         line = ", ".join(_title(p) for p in parts if p)
         if self.postcode:
             line = f"{line}, {self.postcode}" if line else self.postcode

@@ -217,3 +217,18 @@ async def test_an_entry_written_by_another_process_alerts_within_seconds(bot, bo
             break
         await asyncio.sleep(0.1)
     assert "MCR-2026-0500" in json.dumps(connector.sent[0].cards)
+
+
+async def test_a_vague_query_that_finds_nothing_asks_for_the_property_instead_of_clearing(bot, connector, teams):
+    for query in ("12", "High Street", "flat 2", "Chorley", "pr7", "Flat 2, High Street"):
+        connector.sent.clear()
+        await bot.post(teams.personal(f"check {query}"))
+        card = json.dumps(connector.sent[0].cards)
+        assert messages.NEED_MORE in card, query
+        assert messages.NO_GUARANTEE not in card, query
+    connector.sent.clear()
+    await bot.post(teams.personal("check Karen Pilling"))  # a person's name is specific
+    assert "MCR-2026-0005" in json.dumps(connector.sent[0].cards)
+    connector.sent.clear()
+    await bot.post(teams.personal("check PR7 9ZZ"))  # a full postcode with nothing flagged: a real clear
+    assert messages.NO_GUARANTEE in json.dumps(connector.sent[0].cards)
