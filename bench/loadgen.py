@@ -57,13 +57,18 @@ FALLBACK_TEMPLATE: dict[str, Any] = {
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def process_cpu_seconds(pid: int) -> float | None:
+def process_cpu_seconds(pid: int, stat: str = "") -> float | None:
     """User + system CPU time of another process (Linux /proc), or None."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(stat or f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
     except (OSError, IndexError, ValueError):
         return None
+
+
+def thread_cpu_seconds(pid: int) -> float | None:
+    """CPU time of a process's main thread (its event loop), without its worker threads."""
+    return process_cpu_seconds(pid, f"/proc/{pid}/task/{pid}/stat")
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -194,6 +199,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if index == args.warmup and phase["timed_start"] is None:
                 phase["timed_start"] = time.perf_counter()
                 phase["cpu_start"] = process_cpu_seconds(args.bot_pid) if args.bot_pid else None
+                phase["main_start"] = thread_cpu_seconds(args.bot_pid) if args.bot_pid else None
                 phase["self_start"] = resource.getrusage(resource.RUSAGE_SELF)
             await one(session, index)
 
@@ -202,10 +208,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.warmup == 0:
             phase["timed_start"] = time.perf_counter()
             phase["cpu_start"] = process_cpu_seconds(args.bot_pid) if args.bot_pid else None
+            phase["main_start"] = thread_cpu_seconds(args.bot_pid) if args.bot_pid else None
             phase["self_start"] = resource.getrusage(resource.RUSAGE_SELF)
         await asyncio.gather(*(worker(session) for _ in range(args.concurrency)))
     t_end = time.perf_counter()
     cpu_end = process_cpu_seconds(args.bot_pid) if args.bot_pid else None
+    main_end = thread_cpu_seconds(args.bot_pid) if args.bot_pid else None
     self_end = resource.getrusage(resource.RUSAGE_SELF)
     await connector.stop()
 
@@ -242,6 +250,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         bot_cpu = cpu_end - phase["cpu_start"]
         result["bot_cpu_seconds"] = round(bot_cpu, 2)
         result["bot_cpu_ms_per_activity"] = round(bot_cpu / done * 1000, 3)
+    if phase.get("main_start") is not None and main_end is not None and done:
+        result["bot_main_thread_cpu_ms_per_activity"] = round((main_end - phase["main_start"]) / done * 1000, 3)
     if "self_start" in phase and done:
         s0 = phase["self_start"]
         own = (self_end.ru_utime - s0.ru_utime) + (self_end.ru_stime - s0.ru_stime)
