@@ -116,7 +116,11 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         await asyncio.wait_for(request.app[STORE].ping(), timeout=2.0)
     except (StoreUnavailable, TimeoutError) as exc:
-        return web.json_response({"ready": False, "reason": str(exc) or "store did not answer"}, status=503)
+        # The details (endpoint, what is missing) go to the log, not to whoever can reach this URL.
+        log.warning("not ready: %s", exc or "the store did not answer in 2 s")
+        return web.json_response({"ready": False, "reason": "the register store is unavailable"}, status=503)
+    if not request.app[REGISTER].loaded:
+        return web.json_response({"ready": False, "reason": "the register has not loaded yet"}, status=503)
     return web.json_response({"ready": True, "entries_indexed": len(request.app[REGISTER].index)})
 
 
@@ -148,9 +152,15 @@ def create_app(settings: Settings, store: Store | None = None, *,
         app[STORE] = store if store is not None else await open_store(settings.env)
         register = Register(app[STORE], checks_per_hour=settings.checks_per_hour, bootstrap_admins=settings.admins)
         app[REGISTER] = register
-        if settings.demo_if_empty:
-            await load_demo_if_empty(register)
-        await register.refresh()
+        try:
+            await app[STORE].ping()
+            if settings.demo_if_empty:
+                await load_demo_if_empty(register)
+            await register.refresh()
+        except StoreUnavailable as exc:
+            # Start anyway, not ready: /readyz says 503, checks answer "unavailable" (never a clear from an empty
+            # index) and the poller keeps trying. The message says what is missing and how to fix it.
+            log.error("the register store is not ready: %s", exc)
         # The index is long-lived: keep the garbage collector from walking it again and again (a full collection
         # over 100,000 entries took 130-160 ms, a pause every user would feel).
         gc.freeze()

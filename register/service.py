@@ -68,6 +68,12 @@ class Register:
         self._cursor: str | None = None
         self._refresh_lock = asyncio.Lock()
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the index has loaded the register at least once. Until then a check must not answer: an empty
+        index would clear every address, the worst failure this product can have."""
+        return self._cursor is not None
+
     def today(self) -> date:
         return self.clock().date()
 
@@ -100,6 +106,8 @@ class Register:
     # -- use cases --------------------------------------------------------------------------------------
 
     async def check(self, query: str, actor: Actor, conversation_type: str) -> LookupResult:
+        if not self.loaded:
+            await self.refresh()  # raises StoreUnavailable while the store is still out of reach
         result = self.index.lookup(query)
         await self.audit(
             actor,

@@ -206,3 +206,25 @@ async def _is(status_coro, expected: int) -> bool:
         return await status_coro == expected
     except aiohttp.ClientError:
         return False
+
+
+async def test_a_bot_started_while_the_store_is_down_never_clears_anyone(connector, tmp_path):
+    """Started with Cosmos unreachable, the bot's index is empty: it must say 'unavailable', not 'no alert'."""
+    from bot.app import create_app
+    from bot.settings import Settings
+    from tests.cosmos_server import EMULATOR_KEY
+    from tests.teams import start_bot
+
+    env = {"COSMOS_ENDPOINT": f"https://127.0.0.1:{free_port()}", "COSMOS_KEY": EMULATOR_KEY,
+           "COSMOS_INSECURE_LOCAL": "1", "COSMOS_DATABASE": unique_database("down"), "REGISTER_REFRESH_SECONDS": "60"}
+    running = await start_bot(create_app(Settings.from_env(env)))
+    try:
+        status, body = await running.get("/readyz")
+        assert status == 503 and body == {"ready": False, "reason": "the register store is unavailable"}
+        teams = ActivityFactory(connector.url)
+        status, _ = await running.post(teams.personal("check 12 High St"))
+        assert status in (200, 201)
+        answer = json.dumps(connector.sent[0].cards)
+        assert messages.REGISTER_UNAVAILABLE in answer and messages.NO_GUARANTEE not in answer
+    finally:
+        await running.runner.cleanup()
