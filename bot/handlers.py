@@ -27,12 +27,16 @@ def build_router(register: Register, notify: Notify | None = None) -> Router:
     async def help_(request: Request) -> Reply:
         return Reply(card=help_card())
 
+    async def unknown(request: Request) -> Reply:
+        # an empty message or a card without a verb just gets help; a word we don't know is said to be unknown
+        return Reply(card=help_card(messages.UNKNOWN_COMMAND if request.verb else None))
+
     async def refused(request: Request) -> Reply:
         await register.audit(request.actor, "refused", query=request.verb, conversation_type=request.conversation_type,
                              outcome="role")
         return Reply(card=error_card(messages.NOT_ALLOWED))
 
-    router = Router(role_of=register.role_of, fallback=help_, refused=refused)
+    router = Router(role_of=register.role_of, fallback=unknown, refused=refused)
 
     async def run_check(request: Request, query: str) -> Reply:
         query = " ".join(query.split())
