@@ -27,7 +27,6 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 from botbuilder.schema import Activity
 from botframework.connector.auth import AuthenticationConstants
 from botframework.connector.auth import jwt_token_extractor as sdk_jwt
-from msrest.serialization import Model
 
 from bot import auth
 from bot.auth import (
@@ -38,6 +37,7 @@ from bot.auth import (
     tenant_allowed,
 )
 from bot.settings import BotConfig, Settings, is_loopback
+from bot.teams import AdaptiveCardInvokeBody
 from tests.jwt_issuer import BAD_KINDS, JwtIssuer
 from tests.teams import BOT_ID, TENANT, ActivityFactory, RunningBot, start_bot
 
@@ -377,18 +377,6 @@ async def test_unknown_key_ids_do_not_make_the_bot_hammer_the_key_server(issuer)
 
 # ---------------------------------------------------------------- over HTTP
 
-class InvokeBody(Model):
-    _attribute_map = {
-        "status_code": {"key": "statusCode", "type": "int"},
-        "type": {"key": "type", "type": "str"},
-        "value": {"key": "value", "type": "object"},
-    }
-
-    def __init__(self, *, status_code: int = 200, type: str = "", value: Any = None, **kwargs: Any):  # noqa: A002
-        super().__init__(**kwargs)
-        self.status_code, self.type, self.value = status_code, type, value
-
-
 class PongBot(ActivityHandler):
     """A stand-in for the register bot: replies "pong"; answers an invoke with a message response."""
 
@@ -401,7 +389,7 @@ class PongBot(ActivityHandler):
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         self.turns += 1
-        return InvokeResponse(status=200, body=InvokeBody(status_code=200, type=MESSAGE_TYPE, value="pong"))
+        return InvokeResponse(status=200, body=AdaptiveCardInvokeBody(status_code=200, type=MESSAGE_TYPE, value="pong"))
 
 
 async def serve(handler_for) -> tuple[RunningBot, PongBot, list[Exception]]:
