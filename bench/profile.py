@@ -19,12 +19,37 @@ BUCKETS: list[tuple[str, str]] = [
     ("register lookup (matching)", r"register/matching\.py|register/address\.py|rapidfuzz"),
     ("card building", r"/cards/"),
     ("store (sqlite audit, conversation refs)", r"storage/sqlite\.py|sqlite3"),
-    ("JWT / auth", r"jwt|bot/auth\.py|connector/auth/"),
+    ("JWT / auth", r"site-packages/jwt/|jwt_token_|connector/auth/"),
     ("msrest (de)serialisation", r"msrest/serialization\.py"),
     ("outbound HTTP via aiohttp (pooled)", r"bot/connector\.py|aiohttp/client|aiohttp/connector"),
     ("logging", r"/logging/"),
     ("aiohttp server", r"aiohttp/web_|aiohttp/http_|aiohttp/streams"),
     ("asyncio event loop", r"asyncio/"),
+]
+
+
+# Named steps of a check, inclusive (a sample counts for every step on its stack); matched against "function (file".
+STEPS: list[tuple[str, str]] = [
+    ("aiohttp request handling (whole request)", r"^RequestHandler\._handle_request \(aiohttp/"),
+    ("  access log", r"^AccessLogger\.log \("),
+    ("  validate the body (bot/app.py)", r"^validate_activity \(bot/app\.py"),
+    ("  parse the activity (msrest or parse_activity)", r"^(Model\.deserialize|parse_activity) \("),
+    ("  authenticate", r"^authenticate \(bot/auth\.py|^_BuiltinBotFrameworkAuthentication\.authenticate_request"),
+    ("  connector/user-token client creation", r"^(_ConnectorFactoryImpl\.create|ReusingBotFrameworkAuthentication\."
+     r"connector_client|_BuiltinBotFrameworkAuthentication\.create_user_token_client) \("),
+    ("  the turn (bot.on_turn)", r"^RegisterBot\.on_turn \("),
+    ("    command text (mentions)", r"^command_text \(bot/teams\.py"),
+    ("    rate limit (store counter)", r"^Register\.rate_limit \("),
+    ("    lookup (index)", r"^RegisterIndex\.lookup \("),
+    ("    audit record (store)", r"^Register\.audit \("),
+    ("    check result card", r"^check_result_card \("),
+    ("    application log line", r"^Logger\.info \("),
+    ("    send the reply (TurnContext.send_activity)", r"^TurnContext\.send_activity \("),
+    ("      deepcopy of the reply (TurnContext)", r"^deepcopy \(copy\.py"),
+    ("      serialise the reply (msrest Serializer.body)", r"^Serializer\.body \("),
+    ("      outbound HTTP (aiohttp client)", r"^ClientSession\._request \("),
+    ("      outbound HTTP (requests, thread pool)", r"^AsyncRequestsHTTPSender\.send \(|^Session\.request \(requests"),
+    ("store calls handed to the SQLite thread", r"^BaseEventLoop\.run_in_executor \("),
 ]
 
 
@@ -69,8 +94,16 @@ def summarise(stacks: Counter[tuple[str, ...]], top: int = 25) -> dict[str, Any]
     def pct(n: int) -> float:
         return round(100 * n / total, 1) if total else 0.0
 
+    steps: Counter[str] = Counter()
+    for stack, n in stacks.items():
+        frames = [_short(f) for f in stack]
+        for label, pattern in STEPS:
+            if any(re.search(pattern, f) for f in frames):
+                steps[label] += n
+
     return {
         "samples": total,
+        "steps": [(label, pct(steps[label])) for label, _ in STEPS if steps[label]],
         "buckets": [(b, pct(n)) for b, n in buckets.most_common()],
         "self": [(f, pct(n)) for f, n in self_time.most_common(top)],
         "inclusive": [(f, pct(n)) for f, n in inclusive.most_common(top) if pct(n) < 99.5],
@@ -79,6 +112,8 @@ def summarise(stacks: Counter[tuple[str, ...]], top: int = 25) -> dict[str, Any]
 
 def render(summary: dict[str, Any]) -> str:
     lines = [f"{summary['samples']} samples"]
+    lines.append("steps of a check (inclusive share of samples):")
+    lines += [f"  {p:5.1f}%  {label}" for label, p in summary["steps"]]
     lines.append("by area (innermost frame that matches):")
     lines += [f"  {p:5.1f}%  {b}" for b, p in summary["buckets"]]
     lines.append("top functions, self:")

@@ -315,18 +315,33 @@ _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 _MAX_DEPTH = 64
 
 
-def is_plain_json(value: Any, depth: int = 0) -> bool:
-    """True for dicts/lists/str/int/float/bool/None of exactly those types (no subclasses, no Enums), str keys."""
-    kind = type(value)
-    if kind in _JSON_SCALARS:
-        return True
-    if depth > _MAX_DEPTH:
-        return False
-    if kind is dict:
-        return all(type(k) is str and is_plain_json(v, depth + 1) for k, v in value.items())
-    if kind is list:
-        return all(is_plain_json(v, depth + 1) for v in value)
-    return False
+_MAX_NODES = 100_000
+
+
+def is_plain_json(value: Any) -> bool:
+    """True for dicts/lists/str/int/float/bool/None of exactly those types (no subclasses, no Enums), str keys.
+    Iterative, with a node budget (a structure that refers to itself is not plain: msrest gets it)."""
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    budget = _MAX_NODES
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is str or kind is int or kind is float or kind is bool or item is None:
+            continue
+        budget -= 1
+        if budget < 0:
+            return False
+        if kind is dict:
+            for key in item:
+                if type(key) is not str:
+                    return False
+            push(item.values())
+        elif kind is list:
+            push(item)
+        else:
+            return False
+    return True
 
 
 _PLANS: dict[type, tuple[tuple[str, str | None, str], ...] | None] = {}

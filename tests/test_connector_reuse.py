@@ -517,3 +517,29 @@ def test_parse_activity_refuses_what_msrest_refuses():
             except DeserializationError as exc:
                 outcomes.append(("error", type(exc).__name__))
         assert outcomes[0] == outcomes[1], change
+
+
+async def test_a_401_from_the_connector_makes_the_next_request_ask_for_a_token_again(recorder):
+    from botbuilder.schema import ConversationAccount
+
+    from bot.connector import FastConnectorClient, PooledHttp
+
+    factory = CountingCredentialFactory(APP_ID, TOKEN)
+    credentials = await factory.create_credentials(APP_ID, "https://api.botframework.com", "", True)
+    recorder.answers[("POST", "expired")] = (401, {"error": {"code": "Unauthorized", "message": "no"}}, {})
+    http = PooledHttp()
+    client = FastConnectorClient(credentials, recorder.url)
+    client.use_pool(http)
+    reply = MessageFactory.text("hello")
+    reply.conversation = ConversationAccount(id="c")
+    try:
+        await client.conversations.reply_to_activity("c", "first", reply)
+        await client.conversations.reply_to_activity("c", "second", reply)
+        assert factory.tokens_asked == 1  # reused
+        with pytest.raises(ErrorResponseException):
+            await client.conversations.reply_to_activity("c", "expired", reply)
+        await client.conversations.reply_to_activity("c", "after", reply)
+        assert factory.tokens_asked == 2
+        assert {r["headers"].get("Authorization") for r in recorder.requests} == {f"Bearer {TOKEN}"}
+    finally:
+        await http.close()
