@@ -1,22 +1,28 @@
 """`make bench`: lookup and end-to-end benchmarks on loopback; a table on the terminal and bench/results.json.
 
-    python -m bench                      # everything
-    python -m bench --quick              # smaller counts and registers (a minute or two)
-    python -m bench --parts e2e          # lookup, e2e, store (comma separated)
-    python -m bench --profile            # also py-spy the check run (bench/profile-check.txt)
+    python -m bench                      # everything (about 6 minutes on 2 cores)
+    python -m bench --quick              # smaller counts and registers (about 2 minutes)
+    python -m bench --parts e2e          # any of lookup,e2e,store (comma separated)
+    python -m bench --repeat 3           # interleaved rounds; the table shows each target's median run
+    python -m bench --profile            # also py-spy the check runs (bench/profile-check*.txt), if installed
 
 Parts:
 - lookup: bench/lookup.py's run(sizes=...) (matching latency, index build time and memory).
 - e2e: a load generator process (bench/loadgen.py, 32 concurrent, a fixed count after a warm-up) POSTs Teams
-  `message` activities to each bot process; its local connector receives the replies. Targets, in one run on
-  this machine: the floor (bench/floor.py: bare aiohttp, one pooled client), the stock botbuilder echo bot
-  (bench/echo_bot.py), and our `check` with a 100,000-entry register (bench/register_bot.py), as built by
-  bot.app.create_app and again with the stock adapter swapped in (the "before").
-- store: the same `check` run with the register in the local Cosmos DB wire server (tools/cosmos-server.cjs),
-  next to the SQLite run, to show what the store adds per check.
+  `message` activities to each bot process; its local connector receives the replies, and latency runs from the
+  POST until the reply to that activity has arrived. Targets, in one run on this machine: the floor
+  (bench/floor.py: bare aiohttp, one pooled client), the stock botbuilder echo bot (bench/echo_bot.py), our
+  `check` with a 100,000-entry register (bench/register_bot.py) as bot.app.create_app builds it, and the same
+  with the stock adapter swapped in (the "before").
+- store: `check` with the register in the local Cosmos DB wire server (tools/cosmos-server.cjs) next to the same
+  run on SQLite, at the same register size (bench/cosmos.py says why 10,000), to show what the store adds.
+
+Preview flags (until the wiring lands in bot/app.py and bot/auth.py): `--check-adapter reusing` runs `check`
+with bot/connector.py's adapter, `--fast-parse` has bot/auth.py parse activities with
+bot.connector.parse_activity. The "before" run never gets them.
 
 Everything is bounded: fixed counts, per-request timeouts, an overall deadline per run; processes this script
-starts are stopped by PID.
+starts are stopped by PID. The machine is shared: the load average is recorded with every run.
 """
 
 from __future__ import annotations
