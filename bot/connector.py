@@ -14,21 +14,30 @@ What the stock CloudAdapter (botbuilder 4.17.1) does on every turn, and what thi
 - It sends replies with `requests` in a thread pool, a new TCP connection per reply (the client is new each
   turn). Here replies go through one pooled aiohttp `ClientSession` (keep-alive, on the event loop).
 
+- It serialises each reply with msrest, which rebuilds the Adaptive Card node by node (~2.5-4.5 ms for a
+  check-result card) and walks every attribute of the Activity. `FastSerializer` writes the same JSON in
+  ~0.1 ms; `FastConversationsOperations` sends replies and 1:1 messages straight through the pooled session
+  (the same URL, headers and body, the same ResourceResponse/ErrorResponseException); `parse_activity` is
+  `Activity().deserialize` at half the cost. Tests compare all three with the SDK's own results.
+
 Extension points used, all public: `BotFrameworkAuthentication` (the CloudAdapter's constructor argument) wraps
 the configured one and delegates everything but connector/user-token client creation; `ConnectorFactory` is the
-SDK's factory interface; the connector's msrest `Configuration.pipeline` is given an msrest `AsyncPipeline` with
-the same policies as the stock one (user agent, credentials, raw deserializer, HTTP logger) and an
-`AsyncHTTPSender` over aiohttp. Nothing in site-packages is modified and the operations (reply_to_activity,
-send_to_conversation, update_activity, create_conversation, ...) are the SDK's own.
+SDK's factory interface; the connector client is a subclass of the SDK's, made with its public constructor and
+the SDK factory's credentials, whose msrest `Configuration.pipeline` has the stock policies (user agent,
+credentials, raw deserializer, HTTP logger) over an aiohttp `AsyncHTTPSender`. Nothing in site-packages is
+modified and every operation keeps the SDK's signature and results.
 
 Sharing: a cached ConnectorClient is used by concurrent turns. msrest's operations keep no per-call state on the
 client; the credentials policy here sets the Authorization header on each request (the stock policy mutates a
 shared requests.Session instead). The aiohttp session belongs to one event loop: `PooledHttp` opens one per loop
-on first use, so an adapter used from another loop (a test's) gets its own.
+on first use, so an adapter used from another loop (a test's) gets its own. bot/auth.py runs
+`authenticate_request` on worker threads: the wrapper only wraps the result there, and builds clients on the
+loop that sends.
 
-Wiring (bot/app.py): `adapter = build_adapter(settings)` instead of
-`CloudAdapter(ConfigurationBotFrameworkAuthentication(BotConfig(settings)))`, and `await close_adapter(adapter)`
-at shutdown.
+Wiring: in bot/app.py, `adapter = build_adapter(settings, credentials_factory=credentials_factory)` instead of
+`CloudAdapter(ConfigurationBotFrameworkAuthentication(BotConfig(settings), credentials_factory=...))`, and
+`await close_adapter(adapter)` at shutdown; in bot/auth.py, `parse_activity(activity_dict)` instead of
+`Activity().deserialize(activity_dict)`.
 """
 
 from __future__ import annotations
