@@ -13,12 +13,13 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import CloudAdapter
 from botframework.connector.auth import ServiceClientCredentialsFactory
 
 from bot.auth import process_authenticated, unauthorized
+from bot.connector import build_adapter, close_adapter
 from bot.handlers import build_router
-from bot.settings import BotConfig, Settings, is_loopback
+from bot.settings import Settings, is_loopback
 from bot.teams import Notifier, RegisterBot
 from cards import messages
 from cards.builders import error_card
@@ -164,8 +165,10 @@ def create_app(settings: Settings, store: Store | None = None, *,
         # The index is long-lived: keep the garbage collector from walking it again and again (a full collection
         # over 100,000 entries took 130-160 ms, a pause every user would feel).
         gc.freeze()
-        adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(
-            BotConfig(settings), credentials_factory=credentials_factory))
+        # The stock CloudAdapter over an authentication that reuses one connector client per service URL and
+        # sends replies through a pooled aiohttp session (bot/connector.py): the SDK's per-turn construction
+        # cost is the bulk of a stock bot's CPU (platform.md, bench/).
+        adapter = build_adapter(settings, credentials_factory=credentials_factory)
         adapter.on_turn_error = _on_turn_error
         app[ADAPTER] = adapter
         notifier = Notifier(adapter, app[STORE], settings.app_id)
@@ -183,6 +186,7 @@ def create_app(settings: Settings, store: Store | None = None, *,
         poller.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await poller
+        await close_adapter(adapter)
         if store is None:
             await app[STORE].close()
 
@@ -205,7 +209,8 @@ def main() -> None:
     if not settings.authenticated:
         log.warning("MicrosoftAppId is not set: requests to /api/messages are NOT authenticated "
                     "(acceptable only on loopback for local development)")
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    # No access log: the platform in front (App Service, a reverse proxy) logs requests; here it cost 2-3% of CPU.
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
 
 
 if __name__ == "__main__":

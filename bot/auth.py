@@ -53,6 +53,8 @@ from botframework.connector.auth import (
 )
 from botframework.connector.auth import jwt_token_extractor as _sdk_jwt
 
+from bot.connector import parse_activity
+
 log = logging.getLogger("register.auth")
 
 TEAMS_CHANNELS: frozenset[str] = frozenset({"msteams"})
@@ -305,7 +307,7 @@ async def process_authenticated(
     on_turn_error handles turn errors)."""
     bfa = bfa or adapter.bot_framework_authentication
     try:
-        activity = Activity().deserialize(activity_dict)
+        activity = parse_activity(activity_dict)
     except Exception:  # msrest raises several kinds of error for a wrongly-typed body
         return web.json_response({"error": "the body is not an activity"}, status=400)
     if not activity.type:

@@ -54,7 +54,7 @@ def build_router(register: Register, notify: Notify | None = None) -> Router:
         if result.outcome is Outcome.NONE and needs_more(query):
             # "No alert" for 'High Street' or '12' would be a clear nobody can rely on: ask for the property.
             return Reply(card=error_card(messages.NEED_MORE), personal_data=True)
-        log.info("check by %s in %s: %s (%d match(es))", request.actor.user_id, request.conversation_type,
+        log.debug("check by %s in %s: %s (%d match(es))", request.actor.user_id, request.conversation_type,
                  result.outcome.value, len(result.matches))
         # Every check result is personal data, "no alert" included: in a channel the difference between a
         # private reply and a public one would itself reveal which addresses are flagged.

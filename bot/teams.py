@@ -88,6 +88,8 @@ def command_text(activity: Activity) -> str:
     text = activity.text if isinstance(activity.text, str) else ""
     bot_id = activity.recipient.id if activity.recipient is not None else None
     for entity in activity.entities or []:
+        if getattr(entity, "type", None) != "mention":
+            continue  # clientInfo and the like: not worth a parse
         try:
             mention = Mention().deserialize(entity.serialize())
         except Exception:  # noqa: BLE001 - a malformed entity is ignored, not fatal
