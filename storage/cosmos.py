@@ -68,6 +68,7 @@ PK_PATH = "/pk"
 
 ENTRIES, INCIDENTS, AUDIT = "entries", "incidents", "audit"
 CONVERSATIONS, COUNTERS, SETTINGS = "conversations", "counters", "settings"
+QUERY_PAGE_SIZE = 1000
 CONTAINERS = (ENTRIES, INCIDENTS, AUDIT, CONVERSATIONS, COUNTERS, SETTINGS)
 
 #: Indexing policy per container (docs/cosmos.md explains each). Everything queried is indexed; free text
@@ -618,14 +619,27 @@ class CosmosStore:
         """Always parameterised. `partition_key` routes a single-partition query on the real service; the
         WHERE clause must still say `c.pk = @pk` (the local server ignores the option)."""
         container = self._c[name]
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"max_item_count": QUERY_PAGE_SIZE}
         if partition_key is not None:
             options["partition_key"] = partition_key
 
-        async def attempt() -> list[dict[str, Any]]:
-            return [dict(d) async for d in container.query_items(sql, parameters=parameters, **options)]
+        # Page by page, each page its own bounded call (retries included): loading a large register at start-up
+        # makes steady progress instead of racing one time budget, and a dead server still fails fast.
+        async def page(token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+            pager = container.query_items(sql, parameters=parameters, **options).by_page(token)
+            try:
+                items = [dict(d) async for d in await pager.__anext__()]
+            except StopAsyncIteration:
+                return [], None
+            return items, pager.continuation_token
 
-        return await self._call(f"query {name}", attempt)
+        docs: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            items, token = await self._call(f"query {name}", lambda token=token: page(token))
+            docs.extend(items)
+            if not token:
+                return docs
 
     # -- Store protocol ----------------------------------------------------------------------------
 
@@ -722,7 +736,7 @@ class CosmosStore:
         minus the documents the cursor says were already delivered. See `advance` and docs/cosmos.md."""
         names = (ENTRIES, INCIDENTS)
         marks = decode_cursor(cursor, names)
-        sql = "SELECT * FROM c WHERE c._ts >= @from ORDER BY c._ts"
+        sql = "SELECT * FROM c WHERE c._ts >= @from"  # no ORDER BY: advance() sorts; a server-side sort costs RU
         results = await asyncio.gather(*(
             self._query(name, sql, [{"name": "@from", "value": marks[name].query_from()}]) for name in names
         ))

@@ -864,3 +864,15 @@ async def test_a_hung_server_gives_unavailable_within_the_bound_and_recovers():
         if store is not None:
             await store.close()
         server.close()
+
+
+async def test_queries_page_through_a_register_larger_than_one_page(store, monkeypatch):
+    """Each page is its own bounded call: a register of any size loads, page by page."""
+    import storage.cosmos as cosmos
+
+    monkeypatch.setattr(cosmos, "QUERY_PAGE_SIZE", 40)
+    refs = [f"MCR-2026-{n:04d}" for n in range(130)]
+    for chunk in range(0, len(refs), 26):
+        await asyncio.gather(*(store.create_entry(make_entry(ref)) for ref in refs[chunk:chunk + 26]))
+    assert sorted(e.ref for e in await store.list_entries()) == refs
+    assert sorted(e.ref for e in (await store.changes_since(None)).entries) == refs
