@@ -341,7 +341,8 @@ def main(argv: list[str] | None = None) -> None:
 
         loop = uvloop.new_event_loop()
         logging.getLogger("bench").warning("BENCH loop=uvloop %s", uvloop.__version__)
-    web.run_app(app, host="127.0.0.1", port=args.port, print=None, loop=loop)
+    # as bot.app.main runs it: no access log (the platform in front logs requests)
+    web.run_app(app, host="127.0.0.1", port=args.port, print=None, loop=loop, access_log=None)
 
 
 if __name__ == "__main__":
