@@ -202,17 +202,7 @@ def building_card(query: str, matches: tuple[Match, ...], today: date) -> dict[s
     """An active entry at another flat of the same building: say so, with no personal detail, and offer a
     check of each flat."""
     targets = _unique(_address_of(match) for match in matches)
-    body: list[Element] = [
-        container(
-            [
-                text_block(m.BUILDING_TITLE, size="medium", weight="bolder", style="heading"),
-                text_block(m.BUILDING_BODY, spacing="small"),
-                _you_checked(query),
-            ],
-            style="warning",
-            bleed=True,
-        ),
-    ]
+    body: list[Element] = [_notice_header(m.BUILDING_TITLE, m.BUILDING_BODY, query)]
     if targets:
         body.append(text_block(m.BUILDING_CHOOSE, weight="bolder", spacing="medium"))
         body.extend(_check_buttons(targets[:MAX_CHOICES]))
@@ -235,17 +225,7 @@ def pending_card(query: str, matches: tuple[Match, ...], today: date) -> dict[st
         if clean(contact, CONTACT_MAX_CHARS)
     )
     addresses = _unique(plain(a, ADDRESS_MAX_CHARS) for a in (_address_of(match) for match in matches) if a)
-    body: list[Element] = [
-        container(
-            [
-                text_block(m.PENDING_TITLE, size="medium", weight="bolder", style="heading"),
-                text_block(m.PENDING_BODY, spacing="small"),
-                _you_checked(query),
-            ],
-            style="warning",
-            bleed=True,
-        ),
-    ]
+    body: list[Element] = [_notice_header(m.PENDING_TITLE, m.PENDING_BODY, query)]
     if addresses:
         body.append(_facts([(m.LABEL_ADDRESS, a) for a in addresses[:MAX_CHOICES]], spacing="medium"))
     body.append(text_block(m.pending_contact(contacts) if contacts else m.PENDING_CONTACT_UNKNOWN,
@@ -352,6 +332,19 @@ def error_card(message: str) -> dict[str, Any]:
 def _query(query: str) -> str:
     """What the user typed, safe to show: one line, at most QUERY_MAX_CHARS, markdown escaped, in quotes."""
     return m.quoted(plain(query, QUERY_MAX_CHARS))
+
+
+def _notice_header(title: str, body: str, query: str) -> Element:
+    """The warning-styled head of a notice (building, pending): what it is, what to do, what was checked."""
+    return container(
+        [
+            text_block(title, size="medium", weight="bolder", style="heading"),
+            text_block(body, spacing="small"),
+            _you_checked(query),
+        ],
+        style="warning",
+        bleed=True,
+    )
 
 
 def _you_checked(query: str) -> Element:

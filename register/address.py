@@ -20,7 +20,7 @@ index with rapidfuzz.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -674,16 +674,7 @@ def normalise_address(address: Address) -> Address:
     """The normalised form of an Address however it was built (parts, or only `text`)."""
     if not (address.paon or address.saon or address.street) and address.text:
         parsed = parse_address(address.text, postcode=address.postcode, town=address.town, locality=address.locality)
-        return Address(
-            text=address.text,
-            saon=parsed.saon,
-            paon=parsed.paon,
-            street=parsed.street,
-            locality=parsed.locality,
-            town=parsed.town,
-            postcode=parsed.postcode,
-            uprn=address.uprn,
-        )
+        return replace(parsed, text=address.text, uprn=address.uprn)
     return address_from_parts(
         paon=address.paon,
         saon=address.saon,
