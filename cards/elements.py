@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
+import orjson
+
 SCHEMA_URL = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_VERSION = "1.5"
 TEAMS_MAX_CARD_BYTES = 28 * 1024
@@ -119,5 +121,21 @@ def adaptive_card(
 
 
 def card_size(card: Mapping[str, Any]) -> int:
-    """Bytes of the card as JSON with every non-ASCII character escaped: never less than what is sent."""
-    return len(json.dumps(card, separators=(",", ":"), ensure_ascii=True).encode("ascii"))
+    """Bytes of the card as JSON with every non-ASCII character escaped: never less than what is sent. The same
+    figure as `json.dumps(card, separators=(",", ":"), ensure_ascii=True)`, from orjson's compact UTF-8 (a tenth of
+    the cost): each character beyond ASCII is six bytes escaped (twelve beyond the BMP: a surrogate pair) and
+    DEL, which orjson leaves as it is, six."""
+    try:
+        data = orjson.dumps(card)
+    except TypeError:  # a key that is not a string, an integer beyond 64 bits
+        return len(json.dumps(card, separators=(",", ":"), ensure_ascii=True))
+    size = len(data)
+    if data.isascii():
+        return size + 5 * data.count(b"\x7f")
+    for ch in data.decode("utf-8"):
+        code = ord(ch)
+        if code == 0x7F:
+            size += 5
+        elif code > 0x7F:
+            size += (6 if code < 0x10000 else 12) - len(ch.encode("utf-8"))
+    return size

@@ -30,6 +30,8 @@ _DOUBLE_BRACE = re.compile(r"(?<=\{)\{")
 # What turns a line's start into a heading, list item or thematic break ('#5' and '+44 1257' are left alone).
 _BLOCK_START = re.compile(r"^([#+\-])(?=[\s#+\-]|$)|^(\d+)([.)])(?=\s|$)")
 _SPACES = re.compile(r"\s+")
+# In ASCII the only characters `clean` changes are the controls (category Cc), which become spaces.
+_ASCII_CONTROLS = {i: " " for i in (*range(32), 127)}
 
 
 def clean(text: str, max_chars: int) -> str:
@@ -38,8 +40,11 @@ def clean(text: str, max_chars: int) -> str:
     `max_chars` characters (the last one an ellipsis when cut)."""
     if max_chars < 1:
         raise ValueError("max_chars must be at least 1")
+    text = text or ""
+    if text.isascii():  # most text: no need to look up each character's category
+        return _cut(_SPACES.sub(" ", text.translate(_ASCII_CONTROLS)).strip(), max_chars)
     out = []
-    for ch in text or "":
+    for ch in text:
         category = unicodedata.category(ch)
         if category in ("Cc", "Zl", "Zp"):
             out.append(" ")
@@ -47,9 +52,12 @@ def clean(text: str, max_chars: int) -> str:
             continue
         else:
             out.append(ch)
-    line = _SPACES.sub(" ", "".join(out)).strip()
+    return _cut(_SPACES.sub(" ", "".join(out)).strip(), max_chars)
+
+
+def _cut(line: str, max_chars: int) -> str:
     if len(line) > max_chars:
-        line = line[: max_chars - 1].rstrip() + ELLIPSIS
+        return line[: max_chars - 1].rstrip() + ELLIPSIS
     return line
 
 

@@ -14,6 +14,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cards import (
     TEAMS_MAX_CARD_BYTES,
@@ -561,3 +563,25 @@ def test_renderer_shows_the_hostile_query_literally(browser):
     assert "**URGENT** _now_ [click here](http://evil.example/x)" in report.text
     assert report.anchors == 0
     assert "<strong" not in report.html and "<em>" not in report.html and "<script" not in report.html
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), _JSON, max_size=4))
+def test_card_size_is_the_size_of_the_card_as_escaped_json(card):
+    """card_size counts from orjson's UTF-8 output; it must give json.dumps's ASCII-escaped figure exactly."""
+    assert card_size(card) == len(json.dumps(card, separators=(",", ":"), ensure_ascii=True))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127)), st.integers(1, 40))
+def test_clean_treats_ascii_as_the_general_path_does(text, max_chars):
+    """ASCII text takes a shortcut in clean(); a zero-width space (removed by the general path) forces the general
+    path for the same text, and both must agree."""
+    assert clean(text, max_chars) == clean(text + "\u200b", max_chars)
