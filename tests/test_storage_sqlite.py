@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime
 
 import pytest
 
+from register.store import StoreUnavailable
 from storage.sqlite import SQLiteStore
 from tests.storage_contract import StoreContract, make_audit, make_entry
 
@@ -54,3 +56,81 @@ async def test_audit_rows_cannot_be_changed_even_with_raw_sql(tmp_path):
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         conn.execute("DELETE FROM audit")
     conn.close()
+
+
+def _count_batches(store: SQLiteStore) -> list[int]:
+    """Record the size of every batch the store's worker applies (the group commit)."""
+    sizes: list[int] = []
+    apply = store._apply
+
+    def recording(ops):
+        sizes.append(len(ops))
+        return apply(ops)
+
+    store._apply = recording
+    return sizes
+
+
+async def test_concurrent_writes_share_a_commit_and_each_gets_its_own_answer(tmp_path):
+    store = await SQLiteStore.open(tmp_path / "r.db")
+    sizes = _count_batches(store)
+    try:
+        audits = [make_audit(f"MCR-2026-{i:04d}") for i in range(40)]
+        results = await asyncio.gather(
+            *(store.next_number("rate:u1") for _ in range(40)),
+            *(store.append_audit(a) for a in audits),
+            store.create_entry(make_entry("MCR-2026-0001")),
+            store.create_entry(make_entry("MCR-2026-0001")),
+        )
+        assert sorted(results[:40]) == list(range(1, 41))  # every caller its own number, none twice
+        created = results[80:]
+        assert sorted(type(r).__name__ for r in created) == ["Conflict", "Saved"]
+        assert max(sizes) > 1 and sum(sizes) == 82  # batched, and every write applied once
+    finally:
+        await store.close()
+    again = await SQLiteStore.open(tmp_path / "r.db")  # committed, not just visible to the writer
+    try:
+        assert await again.next_number("rate:u1") == 41
+        assert {r.id for r in await again.list_audit()} == {a.id for a in audits}
+        assert (await again.get_entry("MCR-2026-0001")) is not None
+    finally:
+        await again.close()
+
+
+async def test_a_failing_write_in_a_batch_is_rolled_back_alone(tmp_path):
+    store = await SQLiteStore.open(tmp_path / "r.db")
+    sizes = _count_batches(store)
+
+    def failing() -> None:
+        with store._tx():
+            store.conn.execute("INSERT INTO counters (name, value) VALUES ('half-done', 1)")
+            raise ValueError("boom")
+
+    try:
+        results = await asyncio.gather(store.next_number("n"), store._write(failing), store.next_number("n"),
+                                       return_exceptions=True)
+        assert results[0] == 1 and results[2] == 2
+        assert isinstance(results[1], ValueError)
+        assert sizes == [3]
+        assert store.conn.execute("SELECT COUNT(*) FROM counters WHERE name = 'half-done'").fetchone()[0] == 0
+    finally:
+        await store.close()
+
+
+async def test_a_batch_whose_transaction_is_lost_fails_every_write_in_it(tmp_path):
+    """If SQLite rolls the whole transaction back mid-batch (disk full, I/O error), no caller is told its write
+    landed: every one gets StoreUnavailable, and none of them is in the file."""
+    store = await SQLiteStore.open(tmp_path / "r.db")
+    sizes = _count_batches(store)
+
+    def lost() -> None:
+        store.conn.execute("ROLLBACK")  # what SQLite does itself on SQLITE_FULL or SQLITE_IOERR
+
+    try:
+        results = await asyncio.gather(store.next_number("n"), store._write(lost), store.next_number("n"),
+                                       return_exceptions=True)
+        assert sizes == [3]
+        assert all(isinstance(r, StoreUnavailable) for r in results), results
+        assert await store.next_number("n") == 1  # the first write did not land either
+    finally:
+        await store.close()
