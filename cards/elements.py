@@ -123,19 +123,18 @@ def adaptive_card(
 def card_size(card: Mapping[str, Any]) -> int:
     """Bytes of the card as JSON with every non-ASCII character escaped: never less than what is sent. The same
     figure as `json.dumps(card, separators=(",", ":"), ensure_ascii=True)`, from orjson's compact UTF-8 (a tenth of
-    the cost): each character beyond ASCII is six bytes escaped (twelve beyond the BMP: a surrogate pair) and
-    DEL, which orjson leaves as it is, six."""
+    the cost): escaped, each character beyond ASCII takes six bytes per UTF-16 code unit (a surrogate pair beyond
+    the BMP), and DEL, which orjson leaves as it is, six."""
     try:
         data = orjson.dumps(card)
     except TypeError:  # a key that is not a string, an integer beyond 64 bits
         return len(json.dumps(card, separators=(",", ":"), ensure_ascii=True))
-    size = len(data)
+    delete = 5 * data.count(b"\x7f")
     if data.isascii():
-        return size + 5 * data.count(b"\x7f")
-    for ch in data.decode("utf-8"):
-        code = ord(ch)
-        if code == 0x7F:
-            size += 5
-        elif code > 0x7F:
-            size += (6 if code < 0x10000 else 12) - len(ch.encode("utf-8"))
-    return size
+        return len(data) + delete
+    ascii_bytes = len(data) - len(data.translate(None, _ASCII))
+    utf16_units = len(data.decode("utf-8").encode("utf-16-le")) // 2
+    return ascii_bytes + 6 * (utf16_units - ascii_bytes) + delete
+
+
+_ASCII = bytes(range(128))

@@ -30,6 +30,9 @@ _DOUBLE_BRACE = re.compile(r"(?<=\{)\{")
 # What turns a line's start into a heading, list item or thematic break ('#5' and '+44 1257' are left alone).
 _BLOCK_START = re.compile(r"^([#+\-])(?=[\s#+\-]|$)|^(\d+)([.)])(?=\s|$)")
 _SPACES = re.compile(r"\s+")
+# Every character the patterns above can act on, and the starts _BLOCK_START can act on: text without any of
+# them is left as it is.
+_MAY_NEED_ESCAPING = re.compile(r"[\\`*_\[\]<>~|.:&{]|^(?:[#+\-]|\d+[.)])")
 # In ASCII the only characters `clean` changes are the controls (category Cc), which become spaces.
 _ASCII_CONTROLS = {i: " " for i in (*range(32), 127)}
 
@@ -42,7 +45,10 @@ def clean(text: str, max_chars: int) -> str:
         raise ValueError("max_chars must be at least 1")
     text = text or ""
     if text.isascii():  # most text: no need to look up each character's category
-        return _cut(_SPACES.sub(" ", text.translate(_ASCII_CONTROLS)).strip(), max_chars)
+        if not text.isprintable():
+            text = text.translate(_ASCII_CONTROLS)
+        line = text.strip()  # only spaces are left to collapse
+        return _cut(_SPACES.sub(" ", line) if "  " in line else line, max_chars)
     out = []
     for ch in text:
         category = unicodedata.category(ch)
@@ -63,6 +69,12 @@ def _cut(line: str, max_chars: int) -> str:
 
 def escape_markdown(line: str) -> str:
     """Escape one line of plain text so that a markdown renderer shows it as typed (CommonMark escapes)."""
+    if _MAY_NEED_ESCAPING.search(line) is None:  # most text: one search instead of six substitutions
+        return line
+    return _escape_all(line)
+
+
+def _escape_all(line: str) -> str:
     line = _SPECIAL.sub(r"\\\1", line)
     line = _DOMAIN_DOT.sub(r"\\.", line)
     line = _SCHEME_COLON.sub(r"\\:", line)

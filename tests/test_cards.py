@@ -29,7 +29,7 @@ from cards import (
     plain,
 )
 from cards.builders import CARD_BUDGET_BYTES, MAX_CHOICES, QUERY_MAX_CHARS
-from cards.text import clean
+from cards.text import _escape_all, clean
 from register.demo import demo_entries, demo_incidents
 from register.matching import Match, RegisterIndex
 from register.model import Outcome, Restriction, Status, Subject
@@ -585,3 +585,12 @@ def test_clean_treats_ascii_as_the_general_path_does(text, max_chars):
     """ASCII text takes a shortcut in clean(); a zero-width space (removed by the general path) forces the general
     path for the same text, and both must agree."""
     assert clean(text, max_chars) == clean(text + "\u200b", max_chars)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("\\`*_[]<>~|.:&{}#+-)(;/ 0123456789aZé\n")) | st.characters(),
+               max_size=16))
+def test_escape_markdown_shortcut_leaves_alone_only_what_needs_no_escaping(text):
+    """escape_markdown returns text that cannot need escaping as it is; for all text it must agree with running
+    every escape."""
+    assert escape_markdown(text) == _escape_all(text)
