@@ -43,6 +43,7 @@ Wiring: in bot/app.py, `adapter = build_adapter(settings, credentials_factory=cr
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import os
@@ -54,7 +55,7 @@ from typing import Any
 import aiohttp
 import orjson
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
-from botbuilder.schema import Activity
+from botbuilder.schema import Activity, Attachment
 from botframework.connector import models as connector_models
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.aio.operations_async import AttachmentsOperations, ConversationsOperations
@@ -390,6 +391,47 @@ def _model_plan(cls: type) -> tuple[tuple[str, str | None, str], ...] | None:
 _EXACT: dict[str, type] = {"str": str, "bool": bool, "int": int}
 
 
+class CardAttachment(Attachment):
+    """An Adaptive Card attachment whose content is a card this bot built for one outgoing message (cards/: plain
+    JSON, not changed after). Two per-reply costs go:
+    - TurnContext deep-copies every activity it sends (botbuilder-core turn_context.py, `send_activities`), a few
+      hundred dicts and lists for a check result; this attachment's deep copy shares the card and copies the rest;
+    - FastSerializer passes the card through without checking it is plain JSON first (orjson writes the body;
+      tests/test_connector_reuse.py checks the bytes equal msrest's for every card the bot sends)."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CardAttachment:
+        clone = copy.copy(self)
+        memo[id(self)] = clone
+        for key, value in vars(self).items():
+            if key != "content":
+                setattr(clone, key, copy.deepcopy(value, memo))
+        return clone
+
+
+_MODEL_ATTRS: dict[type, tuple[tuple[str, type, bool], ...] | None] = {}
+
+
+def _model_attrs(cls: type, dependencies: dict[str, Any]) -> tuple[tuple[str, type, bool], ...] | None:
+    """(attribute, model class, is a list) for each attribute of `cls` that holds models; None if one holds a
+    dict of models or a list of lists (msrest's body() then does the work)."""
+    try:
+        return _MODEL_ATTRS[cls]
+    except KeyError:
+        pass
+    out: list[tuple[str, type, bool]] | None = []
+    for attr, desc in getattr(cls, "_attribute_map", {}).items():
+        kind = desc["type"]
+        inner = dependencies.get(kind.strip("[]{}"))
+        if not (isinstance(inner, type) and issubclass(inner, Model)):
+            continue
+        if kind.startswith("{") or kind.startswith("[["):
+            out = None
+            break
+        out.append((attr, inner, kind.startswith("[")))
+    _MODEL_ATTRS[cls] = tuple(out) if out is not None else None
+    return _MODEL_ATTRS[cls]
+
+
 class FastSerializer(Serializer):
     """msrest's Serializer, producing the same output with less work:
     - a value of type `object` (an attachment's `content`, `channelData`, `value`) that is already plain JSON is
@@ -400,8 +442,33 @@ class FastSerializer(Serializer):
       parses every key and raises and catches a ValueError for each None attribute (an Activity has ~45).
     tests/test_connector_reuse.py checks the output equals msrest's for captured and generated activities."""
 
+    def body(self, data: Any, data_type: str, **kwargs: Any) -> Any:
+        """msrest's body() first runs a Deserializer over the data ("just in case this is a dict"), which turns a
+        dict found where a model belongs into that model. For data that is models all the way down (every
+        activity this bot sends) the pass changes nothing, so it is skipped; anything else takes msrest's path."""
+        if (kwargs or self.client_side_validation or type(data) is not self.dependencies.get(data_type)
+                or not self._models_all_the_way(data, 0)):
+            return super().body(data, data_type, **kwargs)
+        return self._serialize(data, data_type, is_xml=False)
+
+    def _models_all_the_way(self, obj: Any, depth: int) -> bool:
+        attrs = _model_attrs(type(obj), self.dependencies)
+        if attrs is None or depth > _MAX_DEPTH:
+            return False
+        for attr, model, many in attrs:
+            value = getattr(obj, attr, None)
+            if value is None:
+                continue
+            if many and type(value) is not list:
+                return False
+            for item in value if many else (value,):
+                if not isinstance(item, model) or not self._models_all_the_way(item, depth + 1):
+                    return False
+        return True
+
     def _serialize(self, target_obj: Any, data_type: str | None = None, **kwargs: Any) -> Any:
-        plan = _model_plan(type(target_obj)) if data_type is None and isinstance(target_obj, Model) else None
+        plan = (_model_plan(type(target_obj)) if isinstance(target_obj, Model)
+                and (data_type is None or type(target_obj) is self.dependencies.get(data_type)) else None)
         if plan is None or kwargs.keys() - {"is_xml"} or kwargs.get("is_xml"):
             return super()._serialize(target_obj, data_type, **kwargs)
         # msrest's model walk, without its per-attribute key parsing and without raising for every None
@@ -414,6 +481,9 @@ class FastSerializer(Serializer):
                 serialized.update(value)
                 continue
             if type(value) is _EXACT.get(attr_type):  # msrest returns an exact str, bool or int as it is
+                serialized[key] = value
+                continue
+            if attr == "content" and type(target_obj) is CardAttachment:
                 serialized[key] = value
                 continue
             try:

@@ -7,7 +7,6 @@ Everything botbuilder-specific about a turn lives here (and the adapter set-up i
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -20,7 +19,6 @@ from botbuilder.core.bot_adapter import BotAdapter
 from botbuilder.schema import (
     Activity,
     ActivityTypes,
-    Attachment,
     ChannelAccount,
     ConversationParameters,
     ConversationReference,
@@ -29,6 +27,7 @@ from botbuilder.schema import (
 from botframework.connector import ConnectorClient
 from msrest.serialization import Model
 
+from bot.connector import CardAttachment
 from bot.router import MAX_TEXT, Reply, Request, Router, parse_command
 from cards import messages
 from cards.builders import error_card
@@ -100,21 +99,6 @@ def command_text(activity: Activity) -> str:
             text = text.replace(mention.text, " ")
     text = LEADING_MENTION.sub(" ", text)  # the mention entity is missing or names the bot differently
     return " ".join(text.replace("\u00a0", " ").split())
-
-
-class CardAttachment(Attachment):
-    """An Adaptive Card attachment built for one outgoing message and not changed after. TurnContext deep-copies
-    every activity it sends (botbuilder-core turn_context.py, `send_activities`); for a check result that is a few
-    hundred dicts and lists per reply, copied only to be serialised and dropped. This attachment's deep copy
-    copies every field but the card itself, which the copy shares."""
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> CardAttachment:
-        clone = copy.copy(self)
-        memo[id(self)] = clone
-        for key, value in vars(self).items():
-            if key != "content":
-                setattr(clone, key, copy.deepcopy(value, memo))
-        return clone
 
 
 class RegisterBot(ActivityHandler):
