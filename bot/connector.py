@@ -47,15 +47,19 @@ import copy
 import json
 import logging
 import os
+import re
 import ssl
 import time
 from collections import OrderedDict
+from datetime import datetime
 from typing import Any
 
 import aiohttp
+import isodate
 import orjson
+from botbuilder.core import CardFactory
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
-from botbuilder.schema import Activity, Attachment
+from botbuilder.schema import Activity, ActivityTypes, Attachment, AttachmentLayoutTypes
 from botframework.connector import models as connector_models
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.aio.operations_async import AttachmentsOperations, ConversationsOperations
@@ -408,6 +412,26 @@ class CardAttachment(Attachment):
         return clone
 
 
+class OutgoingActivity(Activity):
+    """An activity this bot builds to send. TurnContext deep-copies every activity it sends; an Activity has
+    ~45 attributes, nearly all None, and copy.deepcopy walks every one. This copy takes None and plain scalars as
+    they are and deep-copies the rest (a CardAttachment still shares its card)."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> OutgoingActivity:
+        clone = self.__class__.__new__(self.__class__)
+        memo[id(self)] = clone
+        clone.__dict__.update({key: value if value is None or type(value) in _JSON_SCALARS
+                               else copy.deepcopy(value, memo) for key, value in vars(self).items()})
+        return clone
+
+
+def card_message(card: dict[str, Any]) -> OutgoingActivity:
+    """A message with one Adaptive Card: what MessageFactory.attachment(CardFactory.adaptive_card(card)) builds."""
+    return OutgoingActivity(type=ActivityTypes.message, attachment_layout=AttachmentLayoutTypes.list,
+                            attachments=[CardAttachment(content_type=CardFactory.content_types.adaptive_card,
+                                                        content=card)])
+
+
 _MODEL_ATTRS: dict[type, tuple[tuple[str, type, bool], ...] | None] = {}
 
 
@@ -446,7 +470,8 @@ class FastSerializer(Serializer):
         """msrest's body() first runs a Deserializer over the data ("just in case this is a dict"), which turns a
         dict found where a model belongs into that model. For data that is models all the way down (every
         activity this bot sends) the pass changes nothing, so it is skipped; anything else takes msrest's path."""
-        if (kwargs or self.client_side_validation or type(data) is not self.dependencies.get(data_type)
+        model = self.dependencies.get(data_type)
+        if (kwargs or self.client_side_validation or not (isinstance(model, type) and isinstance(data, model))
                 or not self._models_all_the_way(data, 0)):
             return super().body(data, data_type, **kwargs)
         return self._serialize(data, data_type, is_xml=False)
@@ -467,8 +492,9 @@ class FastSerializer(Serializer):
         return True
 
     def _serialize(self, target_obj: Any, data_type: str | None = None, **kwargs: Any) -> Any:
+        model = self.dependencies.get(data_type) if data_type else None
         plan = (_model_plan(type(target_obj)) if isinstance(target_obj, Model)
-                and (data_type is None or type(target_obj) is self.dependencies.get(data_type)) else None)
+                and (data_type is None or (isinstance(model, type) and isinstance(target_obj, model))) else None)
         if plan is None or kwargs.keys() - {"is_xml"} or kwargs.get("is_xml"):
             return super()._serialize(target_obj, data_type, **kwargs)
         # msrest's model walk, without its per-attribute key parsing and without raising for every None
@@ -550,6 +576,31 @@ def _raise() -> Any:
     raise TypeError("not plain JSON")
 
 
+# A timestamp as Teams and the Bot Framework write them: '2026-11-28T17:42:13.978Z', '...13.978+00:00'.
+_TIMESTAMP = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(Z|[+-]\d\d:\d\d)")
+_TIMEZONES: dict[str, Any] = {}
+
+
+def _timestamp(text: str) -> datetime | None:
+    """What msrest's deserialize_iso returns (isodate's datetime, with isodate's UTC or FixedOffset) for the
+    common form, without its string surgery and isodate's regex and Decimal arithmetic; None for anything else
+    (seven fraction digits, lower case, no zone, ...), which then takes msrest's own path."""
+    match = _TIMESTAMP.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    if not "0001" < year < "9999":  # msrest refuses a time whose UTC year leaves 1..9999: its path decides
+        return None
+    tz = _TIMEZONES.get(zone)
+    if tz is None:
+        tz = _TIMEZONES.setdefault(zone, isodate.parse_tzinfo(zone))
+    try:
+        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
+                        int(fraction.ljust(6, "0")) if fraction else 0, tzinfo=tz)
+    except ValueError:  # 31 February, hour 24, year 0: msrest words the error
+        return None
+
+
 class FastDeserializer(Deserializer):
     """msrest's Deserializer with the same results for JSON input, with less work:
     - a model read from a dict uses a per-class plan (each attribute's key looked up once) instead of running
@@ -573,8 +624,12 @@ class FastDeserializer(Deserializer):
             for attr, key, attr_type in attrs:
                 value = data.get(key)
                 # msrest returns None, and an exact str, bool or int of that type, as it is
-                values[attr] = (value if value is None or type(value) is _EXACT.get(attr_type)
-                                else self.deserialize_data(value, attr_type))
+                if value is None or type(value) is _EXACT.get(attr_type):
+                    values[attr] = value
+                elif attr_type == "iso-8601" and type(value) is str and (when := _timestamp(value)) is not None:
+                    values[attr] = when
+                else:
+                    values[attr] = self.deserialize_data(value, attr_type)
         except (AttributeError, TypeError, KeyError) as err:
             raise DeserializationError("Unable to deserialize to object: " + class_name) from err
         extra = None if known is None else {k: data[k] for k in data.keys() - known}

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from botbuilder.core import ActivityHandler, CardFactory, InvokeResponse, MessageFactory, TurnContext
+from botbuilder.core import ActivityHandler, InvokeResponse, MessageFactory, TurnContext
 from botbuilder.core.bot_adapter import BotAdapter
 from botbuilder.schema import (
     Activity,
@@ -27,7 +27,7 @@ from botbuilder.schema import (
 from botframework.connector import ConnectorClient
 from msrest.serialization import Model
 
-from bot.connector import CardAttachment
+from bot.connector import card_message
 from bot.router import MAX_TEXT, Reply, Request, Router, parse_command
 from cards import messages
 from cards.builders import error_card
@@ -202,8 +202,7 @@ class RegisterBot(ActivityHandler):
     def _activity(reply: Reply) -> Activity:
         if reply.card is not None:
             # a card is sent on its own (no text), so that it can be updated in place later
-            return MessageFactory.attachment(CardAttachment(content_type=CardFactory.content_types.adaptive_card,
-                                                            content=reply.card))
+            return card_message(reply.card)
         return MessageFactory.text(reply.text or "")
 
     async def _send_privately(self, turn_context: TurnContext, reply: Reply) -> bool:

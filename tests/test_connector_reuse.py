@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime
 
 import pytest
 from aiohttp import web
@@ -14,12 +15,14 @@ from botbuilder.core import ActivityHandler, CardFactory, MessageFactory, TurnCo
 from botbuilder.core.bot_adapter import BotAdapter
 from botbuilder.schema import Activity, ChannelAccount, ConversationParameters
 from botframework.connector.models import ErrorResponseException
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.auth import FixedTokenCredentialFactory
 from bot.connector import (
-    CardAttachment,
     ReusingBotFrameworkAuthentication,
     build_adapter,
+    card_message,
     close_adapter,
     is_plain_json,
     json_bytes,
@@ -331,10 +334,10 @@ def _corpus() -> list[Activity]:
         reply.reply_to_id, reply.id = "reply-to", name
         out.append(reply)
         # as the bot sends them (bot/teams.py): the card passed through unchecked
-        ours = MessageFactory.attachment(CardAttachment(content_type=CardFactory.content_types.adaptive_card,
-                                                        content=card))
+        ours = card_message(card)
         ours.reply_to_id, ours.id = "reply-to", f"ours-{name}"
         out.append(ours)
+        out.append(copy.deepcopy(ours))  # what TurnContext sends
     dict_for_model = MessageFactory.text("a dict where msrest expects a model: msrest's body() converts it")
     dict_for_model.from_property = {"id": "bot-id", "name": "Register"}
     dict_for_model.attachments = [{"contentType": "text/plain", "content": "x"}]
@@ -571,3 +574,53 @@ async def test_a_401_from_the_connector_makes_the_next_request_ask_for_a_token_a
         assert {r["headers"].get("Authorization") for r in recorder.requests} == {f"Bearer {TOKEN}"}
     finally:
         await http.close()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)),
+       st.sampled_from(["Z", "+00:00", "-05:30", "+14:00", "-12:00", "z", "", "+0100"]),
+       st.sampled_from([0, 1, 3, 6, 7]), st.booleans())
+def test_timestamps_are_read_as_msrest_reads_them(when, zone, digits, lower):
+    """The activity's timestamps take a shortcut (bot/connector.py _timestamp); for every form, the result (or the
+    refusal) must be msrest's, down to the tzinfo isodate would give."""
+    from msrest.exceptions import DeserializationError
+    from msrest.serialization import Deserializer
+
+    from bot.connector import FastDeserializer
+
+    fraction = f".{when.microsecond:06d}{when.microsecond % 10}"[: digits + 1] if digits else ""
+    text = when.strftime("%Y-%m-%dT%H:%M:%S").rjust(19, "0") + fraction + zone
+    text = text.lower() if lower else text
+    data = {"type": "message", "timestamp": text}
+    try:
+        expected = Deserializer.deserialize_iso(text)
+    except DeserializationError:
+        with pytest.raises(DeserializationError):
+            FastDeserializer(Activity._infer_class_models())("Activity", data)
+        return
+    got = FastDeserializer(Activity._infer_class_models())("Activity", data).timestamp
+    assert got == expected and got.microsecond == expected.microsecond
+    assert type(got.tzinfo) is type(expected.tzinfo) and got.utcoffset() == expected.utcoffset()
+    if expected.tzinfo is not None:
+        assert got.tzinfo.tzname(None) == expected.tzinfo.tzname(None)
+
+
+def test_the_deep_copy_of_a_card_message_is_independent_but_for_the_card():
+    """TurnContext deep-copies what it sends and then sets the conversation on the copy: the original must not
+    change, and the copy must say the same as a stock deep copy would."""
+    from botbuilder.core import TurnContext
+
+    from tests.cardcheck.samples import sample_cards
+
+    card = sample_cards()["alert"]
+    original = card_message(card)
+    stock = copy.deepcopy(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+    clone = copy.deepcopy(original)
+    assert clone is not original and clone.attachments is not original.attachments
+    assert clone.attachments[0] is not original.attachments[0] and clone.attachments[0].content is card
+    reference = TurnContext.get_conversation_reference(Activity().deserialize(
+        json.loads((ACTIVITIES_DIR / "message-personal.json").read_text())))
+    TurnContext.apply_conversation_reference(clone, reference)
+    TurnContext.apply_conversation_reference(stock, reference)
+    assert original.conversation is None and original.recipient is None and original.reply_to_id is None
+    assert clone.serialize() == stock.serialize()
