@@ -647,6 +647,11 @@ class FastDeserializer(Deserializer):
 _ACTIVITY_DESERIALIZER: FastDeserializer | None = None
 
 
+def _is_json(content_type: str | None) -> bool:
+    """msrest's RawDeserializer reads a body as JSON when its content type says so, or says nothing."""
+    return content_type is None or content_type.split(";")[0].strip().lower() == "application/json"
+
+
 def json_bytes(body: Any) -> bytes:
     """The request body msrest's ClientRequest.add_content would send (JSON as UTF-8), by orjson: about a tenth of
     json.dumps's cost for a card. Non-ASCII text goes as UTF-8 rather than as \\u escapes (the same JSON). What
@@ -722,6 +727,15 @@ class FastConversationsOperations(ConversationsOperations):
                 content = await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ClientRequestError(f"Error occurred in request: {exc.__class__.__name__}") from exc
+        if resp.status in (200, 201, 202) and _is_json(resp.headers.get("Content-Type")):
+            # the usual answer, {"id": "..."}: what msrest's RawDeserializer and Deserializer make of it, without
+            # building msrest's request and response objects (a body orjson refuses, a BOM say, takes that path)
+            try:
+                data = orjson.loads(content) if content else None
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                return self._deserialize("ResourceResponse", data)
         response = _PooledResponse(ClientRequest("POST", url, headers), resp, content)
         if response.status_code == 401 and bearer is not None:
             bearer.reset()

@@ -42,10 +42,17 @@ class RoleTable:
     bootstrap_admins: frozenset[str] = frozenset()
 
     def role_of(self, actor: Actor) -> Role:
-        ids = [i.lower() for i in (actor.aad_object_id, actor.user_id) if i]
-        if any(i in self.bootstrap_admins for i in ids):
-            return Role.ADMINISTRATOR
-        return max((self.users.get(i, Role.STAFF) for i in ids), default=Role.STAFF)
+        role = Role.STAFF  # asked on every message: a plain loop, no generators
+        for key in (actor.aad_object_id, actor.user_id):
+            if not key:
+                continue
+            key = key.lower()
+            if key in self.bootstrap_admins:
+                return Role.ADMINISTRATOR
+            held = self.users.get(key)
+            if held is not None and held > role:
+                role = held
+        return role
 
     def holders(self, role: Role) -> list[str]:
         return sorted({i for i, r in self.users.items() if r >= role} | (

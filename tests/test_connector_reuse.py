@@ -420,6 +420,8 @@ class RecordingConnector:
         })
         status, payload, headers = self.answers.get((request.method, request.path.rsplit("/", 1)[-1]),
                                                     (200, {"id": "resp-1"}, {}))
+        if isinstance(payload, bytes):  # exactly these bytes, with the headers given
+            return web.Response(body=payload, status=status, headers=headers)
         return web.json_response(payload, status=status, headers=headers)
 
 
@@ -437,6 +439,8 @@ async def _outcome(call):
     except ErrorResponseException as exc:
         return ("error", type(exc).__name__, exc.response.status_code, exc.response.headers.get("Retry-After"),
                 getattr(getattr(exc.error, "error", None), "code", None), exc.message)
+    except Exception as exc:  # noqa: BLE001 - both clients must fail the same way
+        return ("raised", type(exc).__name__)
 
 
 async def test_replies_are_the_same_requests_and_results_as_with_the_sdk_client(recorder):
@@ -451,6 +455,13 @@ async def test_replies_are_the_same_requests_and_results_as_with_the_sdk_client(
                                              {"Retry-After": "3"})
     recorder.answers[("POST", "blocked")] = (403, {"error": {"code": "MessageWritesBlocked", "message": "no"}}, {})
     recorder.answers[("POST", "empty")] = (201, None, {})
+    recorder.answers[("POST", "extra")] = (200, {"id": "x", "more": [1, {"a": None}]}, {})
+    recorder.answers[("POST", "nothing")] = (201, b"", {"Content-Type": "application/json"})
+    recorder.answers[("POST", "bom")] = (200, b'\xef\xbb\xbf{"id": "b"}', {"Content-Type": "application/json"})
+    recorder.answers[("POST", "textjson")] = (202, b'{"id": "t"}', {"Content-Type": "text/json; charset=utf-8"})
+    recorder.answers[("POST", "octets")] = (200, b'{"id": "o"}', {"Content-Type": "application/octet-stream"})
+    recorder.answers[("POST", "broken")] = (200, b'{"id": ', {"Content-Type": "application/json"})
+    recorder.answers[("POST", "notid")] = (200, {"id": 5}, {})
 
     def activity():
         reply = MessageFactory.attachment(CardFactory.adaptive_card(
@@ -473,15 +484,18 @@ async def test_replies_are_the_same_requests_and_results_as_with_the_sdk_client(
                 await _outcome(conversations.send_to_conversation("a:1 /?#..", activity())),
                 await _outcome(conversations.send_to_conversation("blocked", activity())),
                 await _outcome(conversations.update_activity(teams_conversation, "42", activity())),
+                *[await _outcome(conversations.reply_to_activity("personal:u", answer, activity()))
+                  for answer in ("extra", "nothing", "bom", "textjson", "octets", "broken", "notid")],
             ]
         sent = recorder.requests
         half = len(sent) // 2
-        assert len(sent) == 12
+        assert len(sent) == 26
         for a, b in zip(sent[:half], sent[half:], strict=True):
             assert a == b, (a, b)
         assert outcomes["stock"] == outcomes["ours"]
         assert outcomes["ours"][1][:4] == ("error", "ErrorResponseException", 429, "3")
         assert outcomes["ours"][0] == ("ok", {"id": "resp-1"})
+        assert outcomes["ours"][6:9] == [("ok", {"id": "x"}), ("ok", None), ("ok", {"id": "b"})]
         # the conversation id is percent-encoded on the wire, as the SDK's client sends it
         assert sent[0]["path"] == ("/v3/conversations/19%3Aabc%40thread.tacv2%3Bmessageid%3D1700000000000"
                                    "/activities/1700000000000")
