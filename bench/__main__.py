@@ -17,10 +17,6 @@ Parts:
 - store: `check` with the register in the local Cosmos DB wire server (tools/cosmos-server.cjs) next to the same
   run on SQLite, at the same register size (bench/cosmos.py says why 10,000), to show what the store adds.
 
-Preview flags (until the wiring lands in bot/app.py and bot/auth.py): `--check-adapter reusing` runs `check`
-with bot/connector.py's adapter, `--fast-parse` has bot/auth.py parse activities with
-bot.connector.parse_activity. The "before" run never gets them.
-
 Everything is bounded: fixed counts, per-request timeouts, an overall deadline per run; processes this script
 starts are stopped by PID. The machine is shared: the load average is recorded with every run.
 """
@@ -82,7 +78,7 @@ def run_e2e(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) -> 
     plan: list[tuple[str, list[str], tuple[int, int], dict[str, Any]]] = [
         ("floor", ["bench.floor"], count(20_000, 4_000), {}),
         ("echo_stock", ["bench.echo_bot"], count(2_000, 500), {}),
-        ("check", ["bench.register_bot", "--adapter", args.check_adapter], count(6_000, 1_500),
+        ("check", ["bench.register_bot"], count(6_000, 1_500),
          {"register": True}),
         ("check_stock_adapter", ["bench.register_bot", "--adapter", "stock"], count(1_000, 300),
          {"register": True}),
@@ -97,9 +93,8 @@ def run_e2e(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) -> 
             if opts.get("register"):
                 run_db = copy_register(db, CACHE / f"{name}.db")
                 extra = ["--db", str(run_db), "--log", str(workdir / f"{name}.bot.log"), "--gc-stats"]
-                if name != "check_stock_adapter":  # the "before" stays as the app was
-                    extra += [flag for flag, on in (("--gc-freeze", args.gc_freeze), ("--uvloop", args.uvloop),
-                                                    ("--fast-parse", args.fast_parse)) if on]
+                if name != "check_stock_adapter" and args.uvloop:  # the "before" stays as the app was
+                    extra.append("--uvloop")
             label = f" (round {round_ + 1}/{args.repeat})" if args.repeat > 1 else ""
             print(f"e2e {name}{label}: {n} activities after {warm} warm-up ...", flush=True)
             try:
@@ -296,12 +291,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ready-timeout", type=float, default=300.0, help="for a bot to load its register")
     parser.add_argument("--no-rate-limit", action="store_true",
                         help="turn the per-user check limit off (default: on, with a limit no run reaches)")
-    parser.add_argument("--check-adapter", choices=("app", "reusing"), default="app",
-                        help="the check run's adapter: what bot.app.create_app builds, or bot/connector.py's")
-    parser.add_argument("--gc-freeze", action="store_true", help="run the register bots with gc.freeze()")
-    parser.add_argument("--uvloop", action="store_true", help="run the register bots on uvloop")
-    parser.add_argument("--fast-parse", action="store_true",
-                        help="preview bot.connector.parse_activity in bot/auth.py (until it is wired there)")
+    parser.add_argument("--uvloop", action="store_true",
+                        help="experiment: run the register bots on uvloop, if installed (not a dependency)")
     parser.add_argument("--profile", action="store_true", help="py-spy the check runs (bench/profile-*.txt)")
     parser.add_argument("--profile-gil", action="store_true",
                         help="with --profile: sample only the thread holding the GIL (Python CPU time)")

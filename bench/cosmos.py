@@ -75,8 +75,7 @@ def run_cosmos_check(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     texts_file = workdir / f"texts-{entries}.json"
     texts_file.write_text(json.dumps(texts))
     count = max(50, int((1_500 if args.quick else 4_000) * args.scale))
-    flags = ["--adapter", args.check_adapter] + [
-        flag for flag, on in (("--gc-freeze", args.gc_freeze), ("--fast-parse", args.fast_parse)) if on]
+    flags: list[str] = []
     common = dict(count=count, warmup=count // 10, texts=texts_file, workdir=workdir,
                   ready_timeout=args.ready_timeout, concurrency=args.concurrency, max_seconds=args.max_seconds,
                   users=args.users)

@@ -1,6 +1,6 @@
 """The real bot (bot.app.create_app) for the end-to-end benchmark, with a large register in a SQLite file.
 
-    python -m bench.register_bot --port 3982 --db bench/.cache/run.db [--adapter app|stock|reusing]
+    python -m bench.register_bot --port 3982 --db bench/.cache/run.db [--adapter app|stock]
 
 The register is built from HM Land Registry Price Paid addresses (../shared/data/addresses/price-paid-1995-sample.csv,
 10,298 rows), expanded synthetically to the size asked for: round k > 0 repeats each row with its house number moved
@@ -8,9 +8,8 @@ by 200 * k (a named building gets `FLAT k`). Most entries are active; some are p
 written in one bulk transaction into SQLiteStore's own schema, then read back through SQLiteStore to check it.
 It is cached (bench/.cache) and copied for each run, since a run appends audit records.
 
-`--adapter`: `app` runs whatever bot.app.create_app builds; `stock` swaps in the stock
-`CloudAdapter(ConfigurationBotFrameworkAuthentication(...))` and `reusing` the adapter of bot/connector.py, so a
-run can compare the two whichever one create_app currently uses.
+`--adapter`: `app` runs what bot.app.create_app builds (bot/connector.py's reusing adapter); `stock` swaps in the
+stock `CloudAdapter(ConfigurationBotFrameworkAuthentication(...))`, the "before" of the benchmark.
 """
 
 from __future__ import annotations
@@ -216,27 +215,6 @@ def audit_outcomes(db: Path) -> dict[str, int]:
 
 # --------------------------------------------------------------------------- the bot process
 
-def _use_fast_parse() -> None:
-    """Bench-only preview of one line in bot/auth.py (`Activity().deserialize(d)` -> `parse_activity(d)`)."""
-    from botbuilder.schema import Activity
-
-    import bot.auth
-    from bot.connector import parse_activity
-
-    if getattr(bot.auth, "parse_activity", None) is parse_activity:
-        return  # already wired
-    if getattr(bot.auth, "Activity", None) is not Activity:
-        return
-
-    class _Parsed(Activity):
-        @classmethod
-        def deserialize(cls, data: Any, content_type: str | None = None) -> Activity:
-            return parse_activity(data)
-
-    bot.auth.Activity = _Parsed
-    logging.getLogger("bench").warning("BENCH fast-parse preview")
-
-
 def _record_gc_pauses(app: Any) -> None:
     import gc
 
@@ -268,16 +246,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=3982)
     parser.add_argument("--db", help="the register's SQLite file (default: a fresh copy of the cached one)")
     parser.add_argument("--entries", type=int, default=100_000, help="register size when --db is not given")
-    parser.add_argument("--adapter", choices=("app", "stock", "reusing"), default="app")
+    parser.add_argument("--adapter", choices=("app", "stock"), default="app")
     parser.add_argument("--cosmos", action="store_true",
                         help="use the store named by COSMOS_* in the environment instead of --db")
     parser.add_argument("--log", default="", help="log file (default: stderr)")
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="gc.freeze() once the register is loaded (what bot/app.py may do at start-up)")
     parser.add_argument("--gc-stats", action="store_true", help="log garbage-collection pauses at exit")
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop's event loop (if installed)")
-    parser.add_argument("--fast-parse", action="store_true",
-                        help="preview: have bot/auth.py parse activities with bot.connector.parse_activity")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -301,16 +275,11 @@ def main(argv: list[str] | None = None) -> None:
     async def swap_adapter(app: web.Application) -> None:
         if args.adapter == "app":
             return
-        if args.adapter == "stock":
-            from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+        from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
-            from bot.settings import BotConfig
+        from bot.settings import BotConfig
 
-            adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(BotConfig(settings)))
-        else:
-            from bot.connector import build_adapter
-
-            adapter = build_adapter(settings)
+        adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(BotConfig(settings)))
         adapter.on_turn_error = app[bot_app.ADAPTER].on_turn_error
         app[bot_app.ADAPTER] = adapter
 
@@ -319,19 +288,8 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger("bench").warning("BENCH adapter=%s auth=%s", type(app[bot_app.ADAPTER]).__name__,
                                            type(auth).__name__)
 
-    async def freeze(app: web.Application) -> None:
-        import gc
-
-        gc.collect()
-        gc.freeze()
-        logging.getLogger("bench").warning("BENCH gc.freeze: %d objects frozen", gc.get_freeze_count())
-
-    if args.fast_parse:
-        _use_fast_parse()
     app.on_startup.append(swap_adapter)  # runs after create_app's start-up (which builds its own adapter)
     app.on_startup.append(report_adapter)
-    if args.gc_freeze:
-        app.on_startup.append(freeze)
     if args.gc_stats:
         _record_gc_pauses(app)
     print(f"register bot: adapter={args.adapter} port={args.port}", file=sys.stderr)
