@@ -36,6 +36,7 @@ import logging
 import random
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -484,6 +485,8 @@ def decode_cursor(cursor: str | None, names: tuple[str, ...]) -> dict[str, Water
 # -- the store -------------------------------------------------------------------------------------
 
 _COUNTER_ATTEMPTS = 200
+#: Counter documents remembered for next_number (the newest; a per-user hourly counter is one name an hour).
+COUNTER_CACHE = 10_000
 
 #: After a call ran out of retries, calls made in the next DEGRADED_S seconds get one short attempt
 #: (PROBE) instead of the full budget: during an outage a bot turn that touches the store twice answers in
@@ -503,6 +506,7 @@ class CosmosStore:
         self._retry = retry or RetryPolicy(budget=settings.timeout)
         self._probe = PROBE if PROBE.budget < self._retry.budget else self._retry
         self._degraded_until = 0.0
+        self._counters: OrderedDict[str, dict[str, Any]] = OrderedDict()  # next_number: last written, by name
         self._db: DatabaseProxy = client.get_database_client(settings.database)
         self._c: dict[str, ContainerProxy] = {
             name: self._db.get_container_client(settings.container_name(name)) for name in CONTAINERS
@@ -859,8 +863,14 @@ class CosmosStore:
         """Read-modify-write with the etag: a lost race re-reads and tries again, with a little jitter,
         within one time budget. Two instances can never both get n: only one replace of an etag succeeds."""
         deadline = time.monotonic() + self._retry.budget
+        # The document this instance last wrote: when nobody else has written since, its etag still matches and
+        # the increment is one round trip instead of a read and a replace (a per-user rate counter is written on
+        # every check). A stale one is a 412 like any lost race, and costs the read it saved.
+        current = self._counters.pop(name, None)
         for attempt in range(_COUNTER_ATTEMPTS):
-            current = await self._read(COUNTERS, name, name, deadline)
+            cached = current is not None
+            if current is None:
+                current = await self._read(COUNTERS, name, name, deadline)
             if current is None:
                 first = {"id": doc_id(name), "pk": name, "name": name, "value": 1}
                 result = await self._create(COUNTERS, first, deadline)
@@ -868,7 +878,13 @@ class CosmosStore:
                 body = {**_body(current), "value": int(current["value"]) + 1}
                 result = await self._replace(COUNTERS, body, current["_etag"], deadline)
             if not isinstance(result, Conflict):
+                self._counters[name] = result
+                while len(self._counters) > COUNTER_CACHE:
+                    self._counters.popitem(last=False)
                 return int(result["value"])
+            current = None
+            if cached:
+                continue  # our copy was out of date: read the current one at once
             pause = _rng.uniform(0, min(0.05, 0.002 * 2 ** min(attempt, 5)))
             if time.monotonic() + pause >= deadline:
                 break

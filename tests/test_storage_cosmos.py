@@ -135,6 +135,32 @@ async def test_next_number_is_unique_across_instances(two_instances):
     assert sorted(numbers) == list(range(1, 31))
 
 
+def count_calls(container: Any, method: str) -> list[int]:
+    real = getattr(container, method)
+    calls: list[int] = []
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return await real(*args, **kwargs)
+
+    setattr(container, method, counted)
+    return calls
+
+
+@pytest.mark.cosmos
+async def test_an_uncontended_counter_costs_one_request_and_a_stale_copy_one_more(two_instances):
+    """A per-user rate counter is written on every check: the instance that wrote it last replaces it with the
+    etag it got back, without reading it first. When the other instance has written since, that is a 412 and
+    a read, and the numbers still never repeat."""
+    a, b = two_instances
+    reads = count_calls(a._c["counters"], "read_item")
+    assert [await a.next_number("rate:u:2026112809") for _ in range(5)] == [1, 2, 3, 4, 5]
+    assert len(reads) == 1  # the first call only (the counter did not exist)
+    assert await b.next_number("rate:u:2026112809") == 6
+    assert await a.next_number("rate:u:2026112809") == 7  # a's copy was stale: 412, read, replace
+    assert len(reads) == 2
+
+
 @pytest.mark.cosmos
 async def test_one_instance_sees_the_others_writes_including_same_second_writes(two_instances):
     a, b = two_instances
