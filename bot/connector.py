@@ -52,7 +52,8 @@ import ssl
 import time
 from collections import OrderedDict
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urljoin
 
 import aiohttp
 import isodate
@@ -327,6 +328,7 @@ class PooledPipeline(AsyncPipeline):
 # --------------------------------------------------------------------------- serialisation
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+T = TypeVar("T")
 _MAX_DEPTH = 64
 
 
@@ -404,12 +406,7 @@ class CardAttachment(Attachment):
       tests/test_connector_reuse.py checks the bytes equal msrest's for every card the bot sends)."""
 
     def __deepcopy__(self, memo: dict[int, Any]) -> CardAttachment:
-        clone = copy.copy(self)
-        memo[id(self)] = clone
-        for key, value in vars(self).items():
-            if key != "content":
-                setattr(clone, key, copy.deepcopy(value, memo))
-        return clone
+        return _deep_copy(self, memo, shared="content")
 
 
 class OutgoingActivity(Activity):
@@ -418,11 +415,17 @@ class OutgoingActivity(Activity):
     they are and deep-copies the rest (a CardAttachment still shares its card)."""
 
     def __deepcopy__(self, memo: dict[int, Any]) -> OutgoingActivity:
-        clone = self.__class__.__new__(self.__class__)
-        memo[id(self)] = clone
-        clone.__dict__.update({key: value if value is None or type(value) in _JSON_SCALARS
-                               else copy.deepcopy(value, memo) for key, value in vars(self).items()})
-        return clone
+        return _deep_copy(self, memo)
+
+
+def _deep_copy(model: T, memo: dict[int, Any], shared: str = "") -> T:
+    """copy.deepcopy of a model, but None and plain scalars are taken as they are (most of an Activity's ~45
+    attributes are None) and the attribute named `shared` is shared, not copied."""
+    clone = model.__class__.__new__(model.__class__)
+    memo[id(model)] = clone
+    clone.__dict__.update({key: value if value is None or type(value) in _JSON_SCALARS or key == shared
+                           else copy.deepcopy(value, memo) for key, value in vars(model).items()})
+    return clone
 
 
 def card_message(card: dict[str, Any]) -> OutgoingActivity:
@@ -676,6 +679,9 @@ _CLIENT_MODELS = {k: v for k, v in connector_models.__dict__.items() if isinstan
 _MODELS_DECLARE_CONSTRAINTS = any(getattr(m, "_validation", None) for m in _CLIENT_MODELS.values())
 
 
+_URL_PREFIXES: dict[str, str] = {}  # service URL -> what urljoin makes of it (FastConversationsOperations)
+
+
 class FastConversationsOperations(ConversationsOperations):
     """The SDK's conversation operations; `reply_to_activity` and `send_to_conversation` (every reply a turn sends,
     and 1:1 messages) build the same request (URL, headers, body) and handle the response the same way
@@ -696,7 +702,7 @@ class FastConversationsOperations(ConversationsOperations):
         if not self._direct(custom_headers, raw, operation_config):
             return await super().reply_to_activity(conversation_id, activity_id, activity,
                                                    custom_headers=custom_headers, raw=raw, **operation_config)
-        url = self._client.format_url(ConversationsOperations.reply_to_activity.metadata["url"], **{
+        url = self._format_url(ConversationsOperations.reply_to_activity.metadata["url"], **{
             "conversationId": self._serialize.url("conversation_id", conversation_id, "str"),
             "activityId": self._serialize.url("activity_id", activity_id, "str"),
         })
@@ -709,11 +715,28 @@ class FastConversationsOperations(ConversationsOperations):
         if not self._direct(custom_headers, raw, operation_config):
             return await super().send_to_conversation(conversation_id, activity, custom_headers=custom_headers,
                                                       raw=raw, **operation_config)
-        url = self._client.format_url(ConversationsOperations.send_to_conversation.metadata["url"], **{
+        url = self._format_url(ConversationsOperations.send_to_conversation.metadata["url"], **{
             "conversationId": self._serialize.url("conversation_id", conversation_id, "str"),
         })
         headers = {"Accept": "application/json", "Content-Type": "application/json; charset=utf-8"}
         return await self._post(url, headers, self._serialize.body(activity, "Activity"))
+
+    def _format_url(self, template: str, **params: str) -> str:
+        """What msrest's format_url builds: the template's path joined onto the service URL with urljoin. urljoin
+        drops empty segments and resolves '.' and '..' in the result; the service URL's part of that is worked
+        out once per service URL, and a path with any such segment of its own (an odd conversation id) goes to
+        format_url itself."""
+        base = self.config.base_url
+        path = template.format(**params).lstrip("/")
+        if not isinstance(base, str) or not template.startswith("/") or "{" in base or "}" in base or any(
+                segment in ("", ".", "..") for segment in path.split("/")):
+            return self._client.format_url(template, **params)
+        prefix = _URL_PREFIXES.get(base)
+        if prefix is None:
+            if len(_URL_PREFIXES) >= 64:
+                _URL_PREFIXES.clear()
+            prefix = _URL_PREFIXES[base] = urljoin(base.rstrip("/") + "/", "x")[:-1]
+        return prefix + path
 
     async def _post(self, url: str, headers: dict[str, str], body: Any) -> Any:
         http, bearer = self.transport  # type: ignore[misc]

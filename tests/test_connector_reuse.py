@@ -638,3 +638,35 @@ def test_the_deep_copy_of_a_card_message_is_independent_but_for_the_card():
     TurnContext.apply_conversation_reference(stock, reference)
     assert original.conversation is None and original.recipient is None and original.reply_to_id is None
     assert clone.serialize() == stock.serialize()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["https://smba.trafficmanager.net/amer/", "https://smba.trafficmanager.net/emea",
+                        "http://127.0.0.1:3979", "http://127.0.0.1:3979/a/./b//c/../", "https://h/p?q=1#f",
+                        "https://h/teams/{x}/"]),
+       st.text(alphabet=st.sampled_from(list("ab.:/%?#@; é")), max_size=6),
+       st.text(alphabet=st.sampled_from(list("1.x/")), max_size=4))
+def test_reply_urls_are_the_ones_msrest_builds(base, conversation_id, activity_id):
+    """FastConversationsOperations works out the service URL's part of msrest's urljoin once; for any service
+    URL and ids (empty, '.', '..', slashes, percent signs) the URL must be msrest's format_url's."""
+    from botframework.connector.aio.operations_async import ConversationsOperations
+    from botframework.connector.auth import MicrosoftAppCredentials
+
+    from bot.connector import FastConnectorClient
+
+    ops = FastConnectorClient(MicrosoftAppCredentials.empty(), base).conversations
+    for operation, params in (
+        (ConversationsOperations.reply_to_activity, {"conversationId": conversation_id, "activityId": activity_id}),
+        (ConversationsOperations.send_to_conversation, {"conversationId": conversation_id}),
+    ):
+        quoted = {k: ops._serialize.url(k, v, "str") for k, v in params.items()}
+        template = operation.metadata["url"]
+        assert _url_or_error(ops._format_url, template, quoted) == _url_or_error(ops._client.format_url, template,
+                                                                                 quoted)
+
+
+def _url_or_error(format_url, template, params):
+    try:
+        return format_url(template, **params)
+    except Exception as exc:  # noqa: BLE001 - a service URL with braces: msrest fails, and so must we
+        return type(exc).__name__
