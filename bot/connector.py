@@ -19,6 +19,12 @@ What the stock CloudAdapter (botbuilder 4.17.1) does on every turn, and what thi
   ~0.1 ms; `FastConversationsOperations` sends replies and 1:1 messages straight through the pooled session
   (the same URL, headers and body, the same ResourceResponse/ErrorResponseException); `parse_activity` is
   `Activity().deserialize` at half the cost. Tests compare all three with the SDK's own results.
+- Within that: msrest's `body()` re-reads a model tree it was just given, `format_url` parses and urljoins every
+  reply URL, timestamps go through isodate, the `{"id"}` answer through msrest's response objects. Each has a
+  shortcut here for the usual case, property-tested against msrest, and msrest's own path for anything else.
+- TurnContext deep-copies every activity it sends. `card_message()` builds an `OutgoingActivity` with a
+  `CardAttachment`: its deep copy skips unset attributes and shares the card, and the card (plain JSON from
+  cards/) is written as it is.
 
 Extension points used, all public: `BotFrameworkAuthentication` (the CloudAdapter's constructor argument) wraps
 the configured one and delegates everything but connector/user-token client creation; `ConnectorFactory` is the
