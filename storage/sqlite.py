@@ -24,6 +24,13 @@ from register.store import Changes, Conflict, Saved, StoreUnavailable
 T = TypeVar("T")
 
 
+def _unavailable(exc: sqlite3.OperationalError) -> StoreUnavailable:
+    """Locked past the timeout, disk gone, ...: what the register is told."""
+    unavailable = StoreUnavailable(f"sqlite: {exc.__class__.__name__}")
+    unavailable.__cause__ = exc
+    return unavailable
+
+
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
@@ -99,7 +106,7 @@ class SQLiteStore:
         try:
             return await loop.run_in_executor(self._pool, fn, *args)
         except sqlite3.OperationalError as exc:  # locked past the timeout, disk gone, ...
-            raise StoreUnavailable(f"sqlite: {exc.__class__.__name__}") from exc
+            raise _unavailable(exc) from exc
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a write (a function that opens its own `_tx()`) with group commit: writes that arrive while the
@@ -133,9 +140,7 @@ class SQLiteStore:
                     if future.done():  # the caller was cancelled; its write was still applied
                         continue
                     if isinstance(result, sqlite3.OperationalError):
-                        unavailable = StoreUnavailable(f"sqlite: {result.__class__.__name__}")
-                        unavailable.__cause__ = result
-                        future.set_exception(unavailable)
+                        future.set_exception(_unavailable(result))
                     elif isinstance(result, BaseException):
                         future.set_exception(result)
                     else:
