@@ -41,6 +41,40 @@ class Changes:
     cursor: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A small JSON document of one `kind` (draft, outbox item, reminder claim, idempotency key, ...), kept in one
+    `partition` (a user id, say: the documents a query reads together) under an `id` unique in that partition.
+
+    Every kind of working document the flows need goes through this one etag-checked API instead of four new
+    methods per kind per backend. `expires_at` makes it vanish at that moment: reads, queries and creates treat
+    an expired document as absent whether or not the backend has deleted it yet (Cosmos DB deletes it by TTL;
+    SQLite when `purge_expired_documents` runs)."""
+
+    kind: str
+    partition: str
+    id: str
+    body: dict[str, Any]
+    expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("kind", "partition", "id"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value or len(value) > MAX_KEY:
+                raise ValueError(f"Document.{name} must be a non-empty string of at most {MAX_KEY} characters")
+        if "|" in self.kind:
+            raise ValueError("Document.kind may not contain '|'")
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            raise ValueError("Document.expires_at must be timezone-aware")
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+#: Longest kind, partition or id a document may have (Cosmos DB allows 1,023 bytes in an id; ours stay well short).
+MAX_KEY = 200
+
+
 class StoreUnavailable(Exception):
     """The backend cannot be reached or answered too slowly. Safe to retry later."""
 
@@ -84,6 +118,25 @@ class Store(Protocol):
     async def get_setting(self, name: str) -> Saved[dict[str, Any]] | None: ...
     async def put_setting(self, name: str, body: dict[str, Any], etag: str | None) -> Saved[dict[str, Any]] | Conflict:
         """Replace if `etag` is current; with etag None, create only (Conflict('exists') if it is there)."""
+
+    # working documents: drafts, outbox items, reminder claims, idempotency keys (see `Document`)
+    async def get_document(self, kind: str, partition: str, id: str) -> Saved[Document] | None:
+        """The document, or None when it is missing or expired."""
+
+    async def create_document(self, doc: Document) -> Saved[Document] | Conflict:
+        """Create if absent: Conflict('exists') when a live document has that key. An expired one is replaced."""
+
+    async def replace_document(self, doc: Document, etag: str) -> Saved[Document] | Conflict:
+        """Replace if `etag` is current: Conflict('changed') if not, Conflict('missing') if it is gone or expired."""
+
+    async def query_documents(self, kind: str, partition: str) -> list[Saved[Document]]:
+        """Every live document of that kind in that partition, in id order."""
+
+    async def delete_document(self, kind: str, partition: str, id: str) -> bool:
+        """Delete; True if a document was there (expired or not)."""
+
+    async def purge_expired_documents(self) -> int:
+        """Delete the documents whose expiry has passed; how many. Reads already hide them: this frees space."""
 
     # retention: the only deletions the product makes, run by `register-admin retention run`
     async def delete_entry(self, ref: str) -> bool: ...

@@ -1,7 +1,7 @@
 """Azure Cosmos DB backend (NoSQL API, `azure.cosmos.aio`), for running the bot on more than one instance.
 
 Layout (docs/cosmos.md, "Data in Cosmos DB", says why): one database (COSMOS_DATABASE, default
-`register`) with five containers, all partitioned on `/pk`, names optionally prefixed by
+`register`) with seven containers, all partitioned on `/pk`, names optionally prefixed by
 COSMOS_CONTAINER_PREFIX:
 
   entries        pk = entry ref        id = entry ref      one document per partition; etag writes
@@ -10,6 +10,8 @@ COSMOS_CONTAINER_PREFIX:
   conversations  pk = Teams user id    id = user id        upserted on every message, point reads
   counters       pk = counter name     id = counter name   etag read-modify-write
   settings       pk = setting name     id = setting name   small documents (the role table), etag writes
+  documents      pk = kind|partition   id = document id    working documents (drafts, outbox, claims); etag
+                                                           writes; per-item `ttl` where a document expires
 
 A document is the model's `to_dict()` plus `id`, `pk` and `write_id` (a fresh uuid per write, so that a
 write whose response was lost can be recognised as ours when its retry meets 409/412); audit documents also
@@ -22,8 +24,10 @@ budget (COSMOS_TIMEOUT_SECONDS, default 4 s); then `StoreUnavailable`. The SDK's
 retries are switched off (it would otherwise retry a 429 up to 9 times over 30 s), so nothing retries behind
 our back.
 
-TTL is never used: expiry is decided by dates in the domain (`Entry.is_live`), and no retention period has
-been set for the audit trail, so no document carries `ttl`.
+Entries, incidents and the audit trail never carry `ttl`: their expiry is decided by dates in the domain
+(`Entry.is_live`) and by `register-admin retention run`. Working documents with an expiry carry `ttl` (the
+`documents` container has TTL on with no default), and the code hides them once `expires_at` has passed
+whether or not the service has deleted them yet (the local wire server never does).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import random
 import time
 import uuid
@@ -55,7 +60,7 @@ from azure.cosmos.documents import ConnectionPolicy, RetryOptions
 from azure.cosmos.exceptions import CosmosClientTimeoutError, CosmosHttpResponseError
 
 from register.model import AuditRecord, ConversationRef, Entry, Incident
-from register.store import Changes, Conflict, Saved, StoreUnavailable
+from register.store import Changes, Conflict, Document, Saved, StoreUnavailable
 
 log = logging.getLogger("register.storage.cosmos")
 
@@ -68,9 +73,11 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 PK_PATH = "/pk"
 
 ENTRIES, INCIDENTS, AUDIT = "entries", "incidents", "audit"
-CONVERSATIONS, COUNTERS, SETTINGS = "conversations", "counters", "settings"
+CONVERSATIONS, COUNTERS, SETTINGS, DOCUMENTS = "conversations", "counters", "settings", "documents"
 QUERY_PAGE_SIZE = 1000
-CONTAINERS = (ENTRIES, INCIDENTS, AUDIT, CONVERSATIONS, COUNTERS, SETTINGS)
+CONTAINERS = (ENTRIES, INCIDENTS, AUDIT, CONVERSATIONS, COUNTERS, SETTINGS, DOCUMENTS)
+#: Containers whose documents may carry a per-item `ttl` (TTL on, no default: `default_ttl=-1`).
+TTL_CONTAINERS = frozenset({DOCUMENTS})
 
 #: Indexing policy per container (docs/cosmos.md explains each). Everything queried is indexed; free text
 #: that is only ever displayed (guidance, contact, the raw address, the audit query text) is excluded: it
@@ -115,6 +122,12 @@ INDEXING_POLICIES: dict[str, dict[str, Any]] = {
         "indexingMode": "consistent",
         "automatic": True,
         "includedPaths": [],
+        "excludedPaths": [{"path": "/*"}],
+    },
+    DOCUMENTS: {  # read by point reads and single-partition queries on pk; the expiry purge reads expires_us
+        "indexingMode": "consistent",
+        "automatic": True,
+        "includedPaths": [{"path": "/pk/?"}, {"path": "/expires_us/?"}],
         "excludedPaths": [{"path": "/*"}],
     },
 }
@@ -408,6 +421,10 @@ def epoch_us(moment: datetime) -> int:
     return (_utc(moment) - _EPOCH) // timedelta(microseconds=1)
 
 
+def from_epoch_us(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=int(value))
+
+
 def audit_partition(moment: datetime) -> str:
     """The audit partition of a record: its UTC day, `YYYY-MM-DD`."""
     return _utc(moment).date().isoformat()
@@ -507,6 +524,7 @@ class CosmosStore:
         self._probe = PROBE if PROBE.budget < self._retry.budget else self._retry
         self._degraded_until = 0.0
         self._counters: OrderedDict[str, dict[str, Any]] = OrderedDict()  # next_number: last written, by name
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # what "now" is for document expiry
         self._db: DatabaseProxy = client.get_database_client(settings.database)
         self._c: dict[str, ContainerProxy] = {
             name: self._db.get_container_client(settings.container_name(name)) for name in CONTAINERS
@@ -816,6 +834,74 @@ class CosmosStore:
         doc = {"id": doc_id(name), "pk": name, "name": name, "body": body}
         result = await (self._create(SETTINGS, doc) if etag is None else self._replace(SETTINGS, doc, etag))
         return result if isinstance(result, Conflict) else Saved(body, result["_etag"])
+
+    # working documents (register.store.Document): the caller's dict is kept under `body`
+
+    def _document_doc(self, doc: Document) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": doc_id(doc.id), "pk": f"{doc.kind}|{doc.partition}", "kind": doc.kind,
+                               "partition": doc.partition, "key": doc.id, "body": doc.body, "expires_us": None}
+        if doc.expires_at is not None:
+            out["expires_us"] = epoch_us(doc.expires_at)
+            # the service deletes it a little after it expires; until then reads hide it (see _live)
+            out["ttl"] = max(1, math.ceil((doc.expires_at - self.clock()).total_seconds()) + 60)
+        return out
+
+    def _live(self, doc: Mapping[str, Any] | None) -> bool:
+        return doc is not None and (doc.get("expires_us") is None or doc["expires_us"] > epoch_us(self.clock()))
+
+    @staticmethod
+    def _from_document_doc(doc: Mapping[str, Any]) -> Saved[Document]:
+        expires = doc.get("expires_us")
+        return Saved(Document(doc["kind"], doc["partition"], doc["key"], dict(doc.get("body") or {}),
+                              from_epoch_us(expires) if expires is not None else None), doc["_etag"])
+
+    async def get_document(self, kind: str, partition: str, id: str) -> Saved[Document] | None:  # noqa: A002
+        doc = await self._read(DOCUMENTS, id, f"{kind}|{partition}")
+        return self._from_document_doc(doc) if doc is not None and self._live(doc) else None
+
+    async def create_document(self, doc: Document) -> Saved[Document] | Conflict:
+        body = self._document_doc(doc)
+        deadline = time.monotonic() + self._retry.budget
+        for _ in range(_COUNTER_ATTEMPTS):
+            result = await self._create(DOCUMENTS, body, deadline)
+            if not isinstance(result, Conflict):
+                return Saved(doc, result["_etag"])
+            current = await self._read(DOCUMENTS, doc.id, body["pk"], deadline)
+            if current is None:
+                continue  # deleted (by TTL, say) between the two calls: create again
+            if self._live(current):
+                return Conflict("exists")
+            # an expired document still stored (TTL not run yet, or not supported): take its place, etag-checked
+            replaced = await self._replace(DOCUMENTS, body, current["_etag"], deadline)
+            if not isinstance(replaced, Conflict):
+                return Saved(doc, replaced["_etag"])
+        return Conflict("exists")
+
+    async def replace_document(self, doc: Document, etag: str) -> Saved[Document] | Conflict:
+        body = self._document_doc(doc)
+        # read first: a document past its expiry is gone for the caller even while the service still stores it
+        current = await self._read(DOCUMENTS, doc.id, body["pk"])
+        if current is None or not self._live(current):
+            return Conflict("missing")
+        if current["_etag"] != etag:
+            return Conflict("changed")
+        result = await self._replace(DOCUMENTS, body, etag)
+        return result if isinstance(result, Conflict) else Saved(doc, result["_etag"])
+
+    async def query_documents(self, kind: str, partition: str) -> list[Saved[Document]]:
+        pk = f"{kind}|{partition}"
+        docs = await self._query(DOCUMENTS, "SELECT * FROM c WHERE c.pk = @pk", [{"name": "@pk", "value": pk}],
+                                 partition_key=pk)
+        found = [self._from_document_doc(d) for d in docs if self._live(d)]
+        return sorted(found, key=lambda saved: saved.value.id)
+
+    async def delete_document(self, kind: str, partition: str, id: str) -> bool:  # noqa: A002
+        return await self._delete(DOCUMENTS, doc_id(id), f"{kind}|{partition}")
+
+    async def purge_expired_documents(self) -> int:
+        sql = "SELECT c.id, c.pk FROM c WHERE c.expires_us <= @now"
+        old = await self._query(DOCUMENTS, sql, [{"name": "@now", "value": epoch_us(self.clock())}])
+        return sum([await self._delete(DOCUMENTS, d["id"], d["pk"]) for d in old])
 
     # retention: the only deletions (run by `register-admin retention run`, not by the bot)
 

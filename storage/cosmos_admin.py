@@ -25,6 +25,7 @@ from storage.cosmos import (
     CONTAINERS,
     INDEXING_POLICIES,
     PK_PATH,
+    TTL_CONTAINERS,
     CosmosSettings,
     RetryPolicy,
     call_with_retries,
@@ -132,8 +133,10 @@ async def _ensure_container(db: DatabaseProxy, settings: CosmosSettings, base: s
     if current is None:
         async def create() -> str:
             try:
+                # TTL on with no default (-1): only documents that carry their own `ttl` expire
+                ttl = {"default_ttl": -1} if base in TTL_CONTAINERS else {}
                 await db.create_container(
-                    name, partition_key=PartitionKey(path=PK_PATH), indexing_policy=policy)
+                    name, partition_key=PartitionKey(path=PK_PATH), indexing_policy=policy, **ttl)
                 return f"{label}: created"
             except CosmosHttpResponseError as exc:
                 if exc.status_code == 409:
@@ -154,7 +157,9 @@ async def _ensure_container(db: DatabaseProxy, settings: CosmosSettings, base: s
 
     async def update() -> str:
         try:
-            await db.replace_container(proxy, partition_key=PartitionKey(path=PK_PATH), indexing_policy=policy)
+            ttl = {"default_ttl": -1} if base in TTL_CONTAINERS else {}
+            await db.replace_container(proxy, partition_key=PartitionKey(path=PK_PATH), indexing_policy=policy,
+                                       **ttl)
         except CosmosHttpResponseError as exc:
             _raise_if_refused(exc, f"updating the indexing policy of '{name}'")
             raise

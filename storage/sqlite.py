@@ -12,14 +12,14 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
 from register.model import AuditRecord, ConversationRef, Entry, Incident
-from register.store import Changes, Conflict, Saved, StoreUnavailable
+from register.store import Changes, Conflict, Document, Saved, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -29,6 +29,18 @@ def _unavailable(exc: sqlite3.OperationalError) -> StoreUnavailable:
     unavailable = StoreUnavailable(f"sqlite: {exc.__class__.__name__}")
     unavailable.__cause__ = exc
     return unavailable
+
+
+_INSTANT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def _instant(moment: datetime) -> str:
+    """A UTC instant as fixed-width text, so that SQLite's text comparison orders instants correctly."""
+    return moment.astimezone(UTC).strftime(_INSTANT)
+
+
+def _from_instant(text: str) -> datetime:
+    return datetime.strptime(text, _INSTANT).replace(tzinfo=UTC)
 
 
 def _dumps(value: Any) -> str:
@@ -63,6 +75,16 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 CREATE TRIGGER IF NOT EXISTS audit_delete_only_past_retention BEFORE DELETE ON audit
     WHEN old.at >= COALESCE((SELECT value FROM audit_purge_floor), '')
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TABLE IF NOT EXISTS documents (
+    kind       TEXT NOT NULL,
+    part       TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    etag       TEXT NOT NULL,
+    expires_at TEXT,
+    PRIMARY KEY (kind, part, id)
+);
+CREATE INDEX IF NOT EXISTS documents_expiry ON documents (expires_at) WHERE expires_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -73,8 +95,9 @@ ENTRY, INCIDENT, CONVERSATION, SETTING = "entry", "incident", "conversation", "s
 
 
 class SQLiteStore:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self.path = str(path)
+        self.clock = clock  # what "now" is for document expiry
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
         self._conn: sqlite3.Connection | None = None
         self._closed = False
@@ -360,6 +383,87 @@ class SQLiteStore:
             return Saved(body, created) if created else Conflict("exists")
         result = await self._write(self._replace, SETTING, name, body, etag)
         return result if isinstance(result, Conflict) else Saved(body, result)
+
+    # -- working documents (register.store.Document) ------------------------------------------------------
+
+    @staticmethod
+    def _expiry(doc: Document) -> str | None:
+        return _instant(doc.expires_at) if doc.expires_at else None
+
+    @staticmethod
+    def _document(kind: str, part: str, id_: str, body: str, expires_at: str | None) -> Document:
+        return Document(kind, part, id_, orjson.loads(body), _from_instant(expires_at) if expires_at else None)
+
+    def _now(self) -> str:
+        return _instant(self.clock())
+
+    async def get_document(self, kind: str, partition: str, id: str) -> Saved[Document] | None:  # noqa: A002
+        def _read() -> Saved[Document] | None:
+            row = self.conn.execute(
+                "SELECT body, etag, expires_at FROM documents WHERE kind = ? AND part = ? AND id = ? "
+                "AND (expires_at IS NULL OR expires_at > ?)", (kind, partition, id, self._now())).fetchone()
+            return Saved(self._document(kind, partition, id, row[0], row[2]), row[1]) if row else None
+
+        return await self._run(_read)
+
+    async def create_document(self, doc: Document) -> Saved[Document] | Conflict:
+        def _create() -> str | None:
+            etag = uuid.uuid4().hex
+            with self._tx():
+                cur = self.conn.execute(
+                    "INSERT INTO documents (kind, part, id, body, etag, expires_at) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (kind, part, id) DO UPDATE SET body = excluded.body, etag = excluded.etag, "
+                    "expires_at = excluded.expires_at "
+                    "WHERE documents.expires_at IS NOT NULL AND documents.expires_at <= ?",
+                    (doc.kind, doc.partition, doc.id, _dumps(doc.body), etag, self._expiry(doc), self._now()))
+                return etag if cur.rowcount == 1 else None
+
+        etag = await self._write(_create)
+        return Saved(doc, etag) if etag else Conflict("exists")
+
+    async def replace_document(self, doc: Document, etag: str) -> Saved[Document] | Conflict:
+        def _replace() -> str | Conflict:
+            new_etag = uuid.uuid4().hex
+            now = self._now()
+            with self._tx():
+                cur = self.conn.execute(
+                    "UPDATE documents SET body = ?, etag = ?, expires_at = ? WHERE kind = ? AND part = ? AND id = ? "
+                    "AND etag = ? AND (expires_at IS NULL OR expires_at > ?)",
+                    (_dumps(doc.body), new_etag, self._expiry(doc), doc.kind, doc.partition, doc.id, etag, now))
+                if cur.rowcount == 1:
+                    return new_etag
+                live = self.conn.execute(
+                    "SELECT 1 FROM documents WHERE kind = ? AND part = ? AND id = ? "
+                    "AND (expires_at IS NULL OR expires_at > ?)", (doc.kind, doc.partition, doc.id, now)).fetchone()
+                return Conflict("changed" if live else "missing")
+
+        result = await self._write(_replace)
+        return result if isinstance(result, Conflict) else Saved(doc, result)
+
+    async def query_documents(self, kind: str, partition: str) -> list[Saved[Document]]:
+        def _query() -> list[Saved[Document]]:
+            rows = self.conn.execute(
+                "SELECT id, body, etag, expires_at FROM documents WHERE kind = ? AND part = ? "
+                "AND (expires_at IS NULL OR expires_at > ?) ORDER BY id", (kind, partition, self._now())).fetchall()
+            return [Saved(self._document(kind, partition, i, b, x), e) for i, b, e, x in rows]
+
+        return await self._run(_query)
+
+    async def delete_document(self, kind: str, partition: str, id: str) -> bool:  # noqa: A002
+        def _delete() -> bool:
+            with self._tx():
+                return self.conn.execute("DELETE FROM documents WHERE kind = ? AND part = ? AND id = ?",
+                                         (kind, partition, id)).rowcount == 1
+
+        return await self._write(_delete)
+
+    async def purge_expired_documents(self) -> int:
+        def _purge() -> int:
+            with self._tx():
+                return self.conn.execute("DELETE FROM documents WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                                         (self._now(),)).rowcount
+
+        return await self._write(_purge)
 
     def _delete(self, kind: str, id_: str) -> bool:
         with self._tx():

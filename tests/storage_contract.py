@@ -19,7 +19,7 @@ from register.model import (
     Status,
     Subject,
 )
-from register.store import Changes, Conflict, Saved, Store
+from register.store import Changes, Conflict, Document, Saved, Store
 
 
 def make_entry(ref: str = "MCR-2026-0001", **kw) -> Entry:
@@ -236,3 +236,83 @@ class StoreContract:
         assert sorted(numbers) == list(range(1, 26))
         assert await store.next_number("incident-2026") == 1
 
+
+    # -- working documents (drafts, outbox items, claims): one API for every kind ------------------------
+
+    async def test_a_document_round_trips_and_a_second_create_is_refused(self, store: Store):
+        doc = Document("draft", "user-1", "report", {"step": "where", "fields": {"address": "12 High St"}})
+        created = await store.create_document(doc)
+        assert isinstance(created, Saved) and created.etag
+        got = await store.get_document("draft", "user-1", "report")
+        assert got == Saved(doc, created.etag)
+        again = await store.create_document(Document("draft", "user-1", "report", {"step": "other"}))
+        assert again == Conflict("exists")
+        assert (await store.get_document("draft", "user-1", "report")).value.body == doc.body
+
+    async def test_documents_are_keyed_by_kind_partition_and_id(self, store: Store):
+        for kind, part, id_ in [("draft", "u1", "a"), ("draft", "u2", "a"), ("outbox", "u1", "a"),
+                                ("draft", "u1", "b")]:
+            assert isinstance(await store.create_document(Document(kind, part, id_, {"k": [kind, part, id_]})), Saved)
+        assert (await store.get_document("draft", "u2", "a")).value.body == {"k": ["draft", "u2", "a"]}
+        assert await store.get_document("draft", "u3", "a") is None
+        listed = await store.query_documents("draft", "u1")
+        assert [s.value.id for s in listed] == ["a", "b"]
+        assert await store.query_documents("outbox", "u2") == []
+
+    async def test_replace_needs_the_current_etag(self, store: Store):
+        first = await store.create_document(Document("draft", "u1", "r", {"n": 1}))
+        second = await store.replace_document(Document("draft", "u1", "r", {"n": 2}), first.etag)
+        assert isinstance(second, Saved) and second.etag != first.etag
+        stale = await store.replace_document(Document("draft", "u1", "r", {"n": 3}), first.etag)
+        assert stale == Conflict("changed")
+        assert (await store.get_document("draft", "u1", "r")).value.body == {"n": 2}
+        gone = await store.replace_document(Document("draft", "u1", "nothing", {"n": 1}), second.etag)
+        assert gone == Conflict("missing")
+
+    async def test_two_writers_with_one_etag_one_wins(self, store: Store):
+        first = await store.create_document(Document("claim", "reminders", "MCR-1", {"by": None}))
+        results = await asyncio.gather(*(
+            store.replace_document(Document("claim", "reminders", "MCR-1", {"by": n}), first.etag) for n in range(6)))
+        winners = [r for r in results if isinstance(r, Saved)]
+        assert len(winners) == 1
+        assert all(r == Conflict("changed") for r in results if not isinstance(r, Saved))
+        assert (await store.get_document("claim", "reminders", "MCR-1")).value.body == winners[0].value.body
+
+    async def test_keys_with_awkward_characters_round_trip(self, store: Store):
+        for id_ in ["29:1a/b\\c?d#e", " padded ", "ünïcødé", "x" * 200]:
+            doc = Document("idem", "29:user/1", id_, {"id": id_})
+            assert isinstance(await store.create_document(doc), Saved)
+            assert (await store.get_document("idem", "29:user/1", id_)).value == doc
+        assert sorted(s.value.id for s in await store.query_documents("idem", "29:user/1")) == sorted(
+            ["29:1a/b\\c?d#e", " padded ", "ünïcødé", "x" * 200])
+
+    async def test_an_expired_document_is_absent_and_its_key_can_be_used_again(self, store: Store):
+        now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+        store.clock = lambda: now
+        doc = Document("draft", "u1", "report", {"n": 1}, expires_at=now + timedelta(days=14))
+        created = await store.create_document(doc)
+        assert (await store.get_document("draft", "u1", "report")).value.expires_at == doc.expires_at
+        store.clock = lambda: now + timedelta(days=14, seconds=1)
+        assert await store.get_document("draft", "u1", "report") is None
+        assert await store.query_documents("draft", "u1") == []
+        assert await store.replace_document(doc, created.etag) == Conflict("missing")
+        fresh = await store.create_document(Document("draft", "u1", "report", {"n": 2}))
+        assert isinstance(fresh, Saved)
+        assert (await store.get_document("draft", "u1", "report")).value.body == {"n": 2}
+
+    async def test_purge_removes_only_expired_documents(self, store: Store):
+        now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+        store.clock = lambda: now
+        await store.create_document(Document("draft", "u1", "old", {}, expires_at=now + timedelta(hours=1)))
+        await store.create_document(Document("draft", "u1", "new", {}, expires_at=now + timedelta(days=2)))
+        await store.create_document(Document("draft", "u1", "kept", {}))
+        store.clock = lambda: now + timedelta(days=1)
+        assert await store.purge_expired_documents() == 1
+        store.clock = lambda: now  # even seen from before its expiry, the purged one is gone
+        assert [s.value.id for s in await store.query_documents("draft", "u1")] == ["kept", "new"]
+
+    async def test_delete_document(self, store: Store):
+        await store.create_document(Document("outbox", "pending", "m1", {"to": "u1"}))
+        assert await store.delete_document("outbox", "pending", "m1") is True
+        assert await store.delete_document("outbox", "pending", "m1") is False
+        assert await store.get_document("outbox", "pending", "m1") is None

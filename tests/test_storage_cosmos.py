@@ -19,11 +19,12 @@ from azure.cosmos import PartitionKey
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from register.model import AuditRecord, Status
-from register.store import Conflict, Saved, StoreUnavailable
+from register.store import Conflict, Document, Saved, StoreUnavailable
 from storage.cosmos import (
     CONTAINERS,
     INDEXING_POLICIES,
     MAX_AUDIT_DAYS,
+    TTL_CONTAINERS,
     CosmosSettings,
     CosmosStore,
     RetryPolicy,
@@ -77,6 +78,22 @@ async def raw_container(env: dict[str, str], base: str):
 @pytest.mark.cosmos
 class TestCosmosContract(StoreContract):
     pass
+
+
+@pytest.mark.cosmos
+async def test_an_expiring_document_carries_a_ttl_for_the_service_and_a_lasting_one_none(store, fresh_cosmos_env):
+    now = datetime.now(UTC)
+    await store.create_document(Document("draft", "u1", "r", {}, expires_at=now + timedelta(days=14)))
+    await store.create_document(Document("draft", "u1", "kept", {}))
+    client, _, container = await raw_container(fresh_cosmos_env, "documents")
+    try:
+        expiring = await container.read_item("r", partition_key="draft|u1")
+        lasting = await container.read_item("kept", partition_key="draft|u1")
+    finally:
+        await client.close()
+    # the service deletes it a minute after it expires (the code hides it from that moment)
+    assert 14 * 86400 <= expiring["ttl"] <= 14 * 86400 + 61
+    assert "ttl" not in lasting
 
 
 # -- concurrency across instances ------------------------------------------------------------------
@@ -269,6 +286,8 @@ async def test_init_is_idempotent_and_sets_partition_keys_and_indexing(cosmos_en
         for name in CONTAINERS:
             props = await db.get_container_client(f"mcr_{name}").read()
             assert props["partitionKey"]["paths"] == ["/pk"]
+            # TTL on (no default) only where working documents carry their own expiry
+            assert props.get("defaultTtl") == (-1 if name in TTL_CONTAINERS else None)
             assert not indexing_differs(props.get("indexingPolicy"), INDEXING_POLICIES[name])
         # someone changed an indexing policy by hand: init puts it back
         everything = {"indexingMode": "consistent", "includedPaths": [{"path": "/*"}], "excludedPaths": []}
