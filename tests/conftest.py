@@ -1,9 +1,50 @@
 from __future__ import annotations
 
+import socket
+from typing import Any
+
 import pytest
 
+from bot.settings import is_loopback
 from tests.cosmos_server import cosmos_env, cosmos_server, fresh_cosmos_env  # noqa: F401 - shared fixtures
 from tests.teams import ActivityFactory, LocalConnector, start_bot
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch):
+    """Every test: refuse, and record, every attempt to reach anything but loopback (DNS included), and fail
+    the test that made one. Subprocesses (node tools) carry their own guard: tools/playground-guard.cjs."""
+    attempts: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def check(host: Any) -> None:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if not is_loopback(name):
+            attempts.append(name)
+            raise OSError(f"tests may reach loopback only, not {name}")
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host is not None:
+            check(host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(self, address):
+        if isinstance(address, tuple):
+            check(address[0])
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        if isinstance(address, tuple):
+            check(address[0])
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    yield attempts
+    assert attempts == [], f"non-loopback traffic was attempted: {attempts}"
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ Two layers: `authenticate` called directly, for every kind of bad token, under b
 Microsoft metadata URLs are mapped onto the local issuer in its key cache); and real HTTP on loopback, a tiny
 aiohttp app that calls `process_authenticated` with a real CloudAdapter, a stand-in bot and the
 LocalConnector. Characterisation tests pin down what the stock adapter does, so that an SDK fix is noticed.
-Every test here refuses (and records) any connection or DNS lookup that is not loopback.
+Every test (tests/conftest.py) refuses, and records, any connection or DNS lookup that is not loopback.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from bot.auth import (
     process_authenticated,
     tenant_allowed,
 )
-from bot.settings import BotConfig, Settings, is_loopback
+from bot.settings import BotConfig, Settings
 from bot.teams import AdaptiveCardInvokeBody
 from tests.jwt_issuer import BAD_KINDS, JwtIssuer
 from tests.teams import BOT_ID, TENANT, ActivityFactory, RunningBot, start_bot
@@ -53,42 +53,6 @@ SDK_ACCEPTS = {"no exp", "emulator token"}
 
 
 # ---------------------------------------------------------------- fixtures
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch):
-    """Refuse, and record, every attempt to reach anything but loopback (DNS included)."""
-    attempts: list[str] = []
-    real_getaddrinfo = socket.getaddrinfo
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-
-    def check(host: Any) -> None:
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        if not is_loopback(name):
-            attempts.append(name)
-            raise OSError(f"test_auth allows loopback traffic only, not {name}")
-
-    def getaddrinfo(host, *args, **kwargs):
-        if host is not None:
-            check(host)
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    def connect(self, address):
-        if isinstance(address, tuple):
-            check(address[0])
-        return real_connect(self, address)
-
-    def connect_ex(self, address):
-        if isinstance(address, tuple):
-            check(address[0])
-        return real_connect_ex(self, address)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    yield attempts
-    assert attempts == [], f"non-loopback traffic was attempted: {attempts}"
-
 
 @pytest.fixture(scope="module")
 def issuer():
