@@ -106,6 +106,18 @@ def _dt(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value))
 
 
+class InvalidDocument(ValueError):
+    """A stored document lacks something every document of its kind has: a damaged or foreign record. Raised
+    (never asserted: `python -O` would skip an assert) so that it is reported, not read as something else."""
+
+
+def _required_dt(data: dict[str, Any], key: str, kind: str) -> datetime:
+    value = _dt(data.get(key))
+    if value is None:
+        raise InvalidDocument(f"{kind} document without '{key}'")
+    return value
+
+
 def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -208,12 +220,10 @@ class Incident:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Incident:
-        reported_at = _dt(data.get("reported_at"))
-        assert reported_at is not None, "an incident always has reported_at"
         return cls(
             ref=data["ref"],
             address=Address.from_dict(data.get("address")),
-            reported_at=reported_at,
+            reported_at=_required_dt(data, "reported_at", "incident"),
             status=IncidentStatus(data.get("status") or "pending"),
             manager_contact=data.get("manager_contact") or "",
         )
@@ -263,11 +273,9 @@ class AuditRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuditRecord:
-        at = _dt(data["at"])
-        assert at is not None
         return cls(
             id=data["id"],
-            at=at,
+            at=_required_dt(data, "at", "audit"),
             actor=Actor.from_dict(data.get("actor") or {}),
             action=data.get("action", ""),
             query=data.get("query", ""),
@@ -299,12 +307,10 @@ class ConversationRef:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConversationRef:
-        updated_at = _dt(data["updated_at"])
-        assert updated_at is not None
         return cls(
             user_id=data["user_id"],
             tenant_id=data.get("tenant_id", ""),
             aad_object_id=data.get("aad_object_id", ""),
             reference=dict(data.get("reference") or {}),
-            updated_at=updated_at,
+            updated_at=_required_dt(data, "updated_at", "conversation reference"),
         )

@@ -33,3 +33,22 @@ def test_expired_from_the_moment_of_expiry():
     assert not doc.expired(at - timedelta(microseconds=1))
     assert doc.expired(at)
     assert not Document("draft", "u1", "r", {}).expired(at + timedelta(days=10_000))
+
+
+DAMAGED = {
+    "incident": "from register.model import Incident as K; K.from_dict({'ref': 'INC-2026-0001', 'address': None})",
+    "audit": "from register.model import AuditRecord as K; K.from_dict({'id': 'a1', 'actor': {}})",
+    "conversation reference": "from register.model import ConversationRef as K; K.from_dict({'user_id': 'u1'})",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGED))
+@pytest.mark.parametrize("flags", [[], ["-O"]])
+def test_a_stored_document_missing_its_date_is_refused_even_under_python_O(kind, flags):
+    import subprocess
+    import sys
+
+    code = f"from register.model import InvalidDocument\ntry:\n    {DAMAGED[kind]}\nexcept InvalidDocument as e:\n" \
+           "    print('refused:', e)\nelse:\n    print('accepted')"
+    out = subprocess.run([sys.executable, *flags, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().startswith(f"refused: {kind} document without"), out.stdout + out.stderr
