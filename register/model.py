@@ -201,13 +201,34 @@ class IncidentStatus(StrEnum):
 
 @dataclass(slots=True)
 class Incident:
-    """An incident report. Minimal for now; the reporting flow extends it. The narrative is never shown by a check."""
+    """An incident report: what a member of staff reported, for an approver to decide on. The narrative and the
+    details are for the approver (and the subject access export) only: a check never shows them, it only says
+    that a report at that property awaits a decision and whom to contact (`manager_contact`)."""
 
     ref: str
     address: Address | None
     reported_at: datetime
     status: IncidentStatus = IncidentStatus.PENDING
     manager_contact: str = ""
+    reporter: Actor | None = None
+    occurred_at: datetime | None = None
+    service_area: str = ""
+    contact_method: str = ""
+    behaviours: list[str] = field(default_factory=list)
+    narrative: str = ""
+    injured: bool = False
+    police: bool = False
+    crime_reference: str = ""
+    witnesses: str = ""
+    person_name: str = ""
+    person_description: str = ""
+    other_names: str = ""
+    recommendation: str = ""
+    recommended_restrictions: list[str] = field(default_factory=list)
+    restriction_other: str = ""
+    approver_id: str = ""  # Entra object id of the approver the reporter chose
+    approver_name: str = ""
+    draft_id: str = ""  # the draft it was submitted from: a second submit of that draft finds this incident
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -216,16 +237,46 @@ class Incident:
             "reported_at": _iso(self.reported_at),
             "status": self.status.value,
             "manager_contact": self.manager_contact,
+            "reporter": self.reporter.to_dict() if self.reporter else None,
+            "occurred_at": _iso(self.occurred_at),
+            "service_area": self.service_area,
+            "contact_method": self.contact_method,
+            "behaviours": list(self.behaviours),
+            "narrative": self.narrative,
+            "injured": self.injured,
+            "police": self.police,
+            "crime_reference": self.crime_reference,
+            "witnesses": self.witnesses,
+            "person_name": self.person_name,
+            "person_description": self.person_description,
+            "other_names": self.other_names,
+            "recommendation": self.recommendation,
+            "recommended_restrictions": list(self.recommended_restrictions),
+            "restriction_other": self.restriction_other,
+            "approver_id": self.approver_id,
+            "approver_name": self.approver_name,
+            "draft_id": self.draft_id,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Incident:
+        text = {k: str(data.get(k) or "") for k in (
+            "manager_contact", "service_area", "contact_method", "narrative", "crime_reference", "witnesses",
+            "person_name", "person_description", "other_names", "recommendation", "restriction_other",
+            "approver_id", "approver_name", "draft_id")}
+        reporter = data.get("reporter")
         return cls(
             ref=data["ref"],
             address=Address.from_dict(data.get("address")),
             reported_at=_required_dt(data, "reported_at", "incident"),
             status=IncidentStatus(data.get("status") or "pending"),
-            manager_contact=data.get("manager_contact") or "",
+            reporter=Actor.from_dict(reporter) if isinstance(reporter, dict) else None,
+            occurred_at=_dt(data.get("occurred_at")),
+            behaviours=[str(b) for b in data.get("behaviours") or ()],
+            injured=data.get("injured") is True,
+            police=data.get("police") is True,
+            recommended_restrictions=[str(r) for r in data.get("recommended_restrictions") or ()],
+            **text,
         )
 
 

@@ -1,221 +1,224 @@
-"""The incident report flow, declared as data (register/flows.py runs it).
+"""Reporting an incident: the use case around the report flow (register/report_flow.py).
 
-Four steps, each short enough for a phone: where and when; what happened; who, and what next; check and submit.
-The lists (service areas, contact methods, behaviour categories, recommendations, restrictions) come from the
-policy (domain.md); the service areas and the approvers for each are the council's configuration, supplied by the
-context. The rules here are the server's: the card carries hints (`isRequired`, `maxLength`), the server decides.
+The draft lives in the store as a working document keyed by the user and the flow (not the conversation), saved
+at every step with its etag and kept for 14 days: a lost connection, a restart, a second instance or a switch
+from phone to desktop loses nothing that reached the bot. Every card carries the draft's id and version, so a
+click on an older card is recognised (stale, or already submitted) instead of acted on.
+
+Submit happens exactly once per draft: a double tap, a retried request or two instances receiving the same click
+create one incident with one reference. The claim is a `submitted` document per draft, created only if absent;
+the incident is created after it, and a later submit of the same draft (a retry after a crash between the two
+included) finds the claim, makes sure the incident exists, and answers with its reference.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
-from register.address import normalise_postcode, outward_code
-from register.flows import (
-    Choice,
-    Choices,
-    Context,
-    Field,
-    Flow,
-    Kind,
-    Step,
-    parse_date,
-    parse_time,
-    split_multi,
-    yes,
-)
-from register.model import Restriction
+from register.address import parse_address
+from register.approvers import APPROVERS_SETTING, ApproverTable
+from register.flows import Draft, Move, advance, split_multi, start, yes
+from register.model import Actor, Incident, IncidentStatus
+from register.permissions import Role, allows
+from register.report_flow import REPORT, SERVICE_AREAS, ReportContext, occurred_at, prefill
+from register.store import Conflict, Document, Saved
 
-UK = ZoneInfo("Europe/London")
+if TYPE_CHECKING:
+    from register.service import Register
 
-SERVICE_AREAS: tuple[str, ...] = (
-    "Waste and Recycling", "Housing", "Revenues and Benefits", "Leisure", "Customer Services", "Planning",
-    "Environmental Health", "Other",
-)
-
-CONTACT_METHODS: Choices = (
-    Choice("property", "At a property"),
-    Choice("premises", "At council premises"),
-    Choice("phone", "By phone"),
-    Choice("writing", "By email or letter"),
-    Choice("social", "On social media"),
-    Choice("public", "In a public place"),
-)
-#: contact that happened at a distance: no address needed, but then the person's name is
-REMOTE = frozenset({"phone", "writing", "social"})
-
-BEHAVIOURS: Choices = (
-    Choice("verbal_abuse", "Verbal abuse"),
-    Choice("threats", "Threats (incl. of violence)"),
-    Choice("assault", "Physical assault"),
-    Choice("hate", "Hate or discriminatory abuse"),
-    Choice("damage", "Damage to property"),
-    Choice("animal", "Aggressive animal"),
-    Choice("harassment", "Harassment or intimidation"),
-    Choice("persistence", "Unreasonable persistence"),
-    Choice("demands", "Unreasonable demands"),
-    Choice("refusal", "Refusal to cooperate"),
-    Choice("other", "Other (describe it)"),
-)
-
-RECOMMENDATIONS: Choices = (
-    Choice("no_action", "No action"),
-    Choice("informal_warning", "Informal warning"),
-    Choice("formal_warning", "Formal warning"),
-    Choice("restriction", "Restriction"),
-)
-
-RESTRICTIONS: Choices = (
-    Choice(Restriction.SINGLE_POINT_OF_CONTACT, "Single point of contact"),
-    Choice(Restriction.WRITTEN_CONTACT_ONLY, "Written contact only"),
-    Choice(Restriction.PHONE_LIMITS, "Telephone limits"),
-    Choice(Restriction.NO_LONE_VISITS, "No lone visits"),
-    Choice(Restriction.OFFICE_APPOINTMENTS_ONLY, "No home visits: office appointments"),
-    Choice(Restriction.PREMISES_EXCLUSION, "Exclusion from named premises"),
-    Choice(Restriction.CORRESPONDENCE_ON_FILE, "Closed matter: correspondence on file"),
-    Choice(Restriction.OTHER, "Other (describe it)"),
-)
-
-DESCRIPTION_MAX = 4000
-MAX_AGE = timedelta(days=365)
-#: a phone's clock a few minutes ahead of ours is not a report from the future
-CLOCK_SLACK = timedelta(minutes=10)
-
-YES_NO: Choices = (Choice("false", "No"), Choice("true", "Yes"))
+DRAFT, SUBMITTED = "draft", "submitted"
+DRAFT_DAYS = 14
+#: how long a submitted draft's claim is kept, so a card clicked long after still answers with the reference
+SUBMITTED_DAYS = 90
+SERVICE_AREAS_SETTING = "service_areas"
 
 
-class ReportContext(Context):
-    """The time now, and the council's configuration: service areas and who may decide for each."""
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """The step to show: the draft, the problems to state beside their fields, and the context for choices."""
 
-    def __init__(self, now: datetime, service_areas: Sequence[str] = SERVICE_AREAS,
-                 approvers: Callable[[str], Sequence[tuple[str, str]]] = lambda area: ()):
-        if now.tzinfo is None:
-            raise ValueError("now must be timezone-aware")
-        self.now = now
-        self.service_areas = tuple(service_areas)
-        self.approvers = approvers  # area -> [(object id, display name)]
-
-    def choices(self, source: str, values: Mapping[str, str]) -> Choices:
-        if source == "service_areas":
-            return tuple(Choice(a, a) for a in self.service_areas)
-        if source == "approvers":
-            return tuple(Choice(i, n) for i, n in self.approvers(values.get("service_area", "")))
-        raise KeyError(source)
+    draft: Draft
+    draft_id: str
+    context: ReportContext
+    problems: dict[str, str] = field(default_factory=dict)
+    resumed: bool = False
 
 
-def occurred_at(values: Mapping[str, str]) -> datetime | None:
-    """The moment of the incident (UK local time as typed), in UTC; None if the date or time does not parse."""
-    day, clock = parse_date(values.get("occurred_on", "")), parse_time(values.get("occurred_time", "") or "00:00")
-    if day is None or clock is None:
-        return None
-    return datetime.combine(day, clock, UK).astimezone(UTC)
+@dataclass(frozen=True, slots=True)
+class Resumable:
+    """`report` found an open draft: offer to continue it or start again."""
+
+    progress: Progress
 
 
-def _when(values: Mapping[str, str], ctx: Context) -> dict[str, str]:
-    if not isinstance(ctx, ReportContext):
-        raise TypeError("the report flow runs with a ReportContext")
-    moment = occurred_at(values)
-    if moment is None:
-        return {}  # the field checks have said what is wrong
-    if moment > ctx.now + CLOCK_SLACK:
-        return {"occurred_on": "The date and time cannot be in the future."}
-    if moment < ctx.now - MAX_AGE:
-        return {"occurred_on": "This is more than a year ago: please contact your manager to record it."}
-    return {}
+@dataclass(frozen=True, slots=True)
+class Stale:
+    """The card clicked is older than the draft (clicked twice, or moved on from another device): nothing was
+    changed; show where the draft really is."""
+
+    progress: Progress
 
 
-def _where(values: Mapping[str, str], ctx: Context) -> dict[str, str]:
-    method, address = values.get("contact_method", ""), values.get("address", "")
-    problems: dict[str, str] = {}
-    if method == "property" and not address:
-        problems["address"] = "Please give the address of the property."
-    if address:
-        typed = _postcode_like(address)
-        if typed:
-            problems["address"] = f"'{typed}' is not a UK postcode: please check it (or leave the postcode out)."
-    return problems
+@dataclass(frozen=True, slots=True)
+class AlreadySubmitted:
+    ref: str
 
 
-def _postcode_like(address: str) -> str:
-    """The end of an address when it is shaped like an attempt at a postcode but is not a valid one: an outward
-    code and a three-character inward part ('PR7 1AZZ' is not; 'PR7 AA1' is), or one compact token ending in a
-    digit and two letters ('PR71A1' is not such a token; 'PRR71AA' is and is invalid). '' otherwise."""
-    words = address.upper().replace(",", " ").split()
-    if len(words) >= 2 and outward_code(words[-2]) and len(words[-1]) == 3 and any(c.isdigit() for c in words[-1]):
-        pair = f"{words[-2]} {words[-1]}"
-        return "" if normalise_postcode(pair) else pair
-    last = words[-1] if words else ""
-    shaped = 5 <= len(last) <= 8 and last[0].isalpha() and last[-2:].isalpha() and last[-3].isdigit()
-    return last if shaped and last.isalnum() and not normalise_postcode(last) else ""
+@dataclass(frozen=True, slots=True)
+class NoDraft:
+    """No open draft with that id: it expired, or was abandoned for a new one."""
 
 
-def _what(values: Mapping[str, str], ctx: Context) -> dict[str, str]:
-    problems: dict[str, str] = {}
-    if yes(values.get("police", "")) and not values.get("crime_reference"):
-        problems["crime_reference"] = "Please give the police crime reference (or say the police were not involved)."
-    return problems
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    incident: Incident
 
 
-def _who(values: Mapping[str, str], ctx: Context) -> dict[str, str]:
-    problems: dict[str, str] = {}
-    if not values.get("address") and not values.get("person_name"):
-        if values.get("contact_method") in REMOTE:
-            problems["person_name"] = "Without an address, please give the person's name."
-        else:
-            problems["person_name"] = "Please give the person's name, or an address on the first step."
-    restrictions = split_multi(values.get("restrictions", ""))
-    if values.get("recommendation") == "restriction" and not restrictions:
-        problems["restrictions"] = "Please choose at least one restriction to recommend."
-    if Restriction.OTHER.value in restrictions and not values.get("restriction_other"):
-        problems["restriction_other"] = "Please describe the other restriction."
-    return problems
+Outcome = Progress | Resumable | Stale | AlreadySubmitted | NoDraft | Submitted
 
 
-REPORT = Flow("report", (
-    Step("where", "Where and when", (
-        Field("address", "Address", placeholder="12 High Street, PR7 1AA", max_length=200),
-        Field("occurred_on", "Date", Kind.DATE, required=True, max_length=10, missing="Please give the date."),
-        Field("occurred_time", "Time", Kind.TIME, max_length=8),
-        Field("service_area", "Service area", Kind.CHOICE, required=True, choices_from="service_areas",
-              missing="Please choose your service area."),
-        Field("contact_method", "How it happened", Kind.CHOICE, required=True, choices=CONTACT_METHODS,
-              missing="Please say how the contact happened."),
-    ), (_where, _when)),
-    Step("what", "What happened", (
-        Field("behaviours", "Behaviour", Kind.MULTI_CHOICE, required=True, choices=BEHAVIOURS, max_length=400,
-              missing="Please choose at least one kind of behaviour."),
-        Field("description", "What happened", Kind.MULTILINE, required=True, max_length=DESCRIPTION_MAX,
-              missing="Please describe what happened."),
-        Field("injured", "Was anyone injured?", Kind.YES_NO, choices=YES_NO, max_length=5),
-        Field("police", "Were the police involved?", Kind.YES_NO, choices=YES_NO, max_length=5),
-        Field("crime_reference", "Crime reference", max_length=50),
-        Field("witnesses", "Witnesses", Kind.MULTILINE, max_length=500),
-    ), (_what,)),
-    Step("who", "Who, and what next", (
-        Field("person_name", "Name (if known)", max_length=100),
-        Field("person_description", "Short description", Kind.MULTILINE, max_length=500),
-        Field("other_names", "Other names used", max_length=200),
-        Field("recommendation", "Your recommendation", Kind.CHOICE, required=True, choices=RECOMMENDATIONS,
-              missing="Please choose a recommendation."),
-        Field("restrictions", "Restrictions", Kind.MULTI_CHOICE, choices=RESTRICTIONS, max_length=400),
-        Field("restriction_other", "Other restriction", max_length=500),
-        Field("approver", "Who should decide", Kind.CHOICE, required=True, choices_from="approvers",
-              missing="Please choose who should decide."),
-    ), (_who,)),
-    Step("review", "Check and submit"),
-))
+class Reporting:
+    def __init__(self, register: Register):
+        self.register = register
+        self.store = register.store
+
+    # -- configuration -----------------------------------------------------------------------------------
+
+    async def context(self, reporter: Actor) -> ReportContext:
+        """The service areas and, for each, the approvers the reporter may choose: listed for that area, holding
+        the approver role, and never the reporter (nobody decides on their own report)."""
+        areas = await self.store.get_setting(SERVICE_AREAS_SETTING)
+        names = [str(a) for a in (areas.value.get("areas") or [])] if areas else []
+        table = await self.approvers()
+        roles = self.register.roles
+        me = {reporter.aad_object_id.lower(), reporter.user_id.lower()} - {""}
+
+        def approvers(area: str) -> list[tuple[str, str]]:
+            return [(a.object_id, a.title) for a in table.for_area(area)
+                    if a.object_id not in me and allows(roles.role_of(Actor("", a.object_id)), Role.APPROVER)]
+
+        return ReportContext(self.register.clock(), names or SERVICE_AREAS, approvers)
+
+    async def approvers(self) -> ApproverTable:
+        saved = await self.store.get_setting(APPROVERS_SETTING)
+        return ApproverTable.from_dict(saved.value if saved else None)
+
+    # -- the flow ----------------------------------------------------------------------------------------
+
+    async def begin(self, reporter: Actor, address: str = "", *, fresh: bool = False) -> Progress | Resumable:
+        """`report` (or the check card's button): a new draft, or the open one to continue."""
+        ctx = await self.context(reporter)
+        saved = await self._load(reporter)
+        if saved is not None and not fresh:
+            draft, draft_id = _unpack(saved)
+            return Resumable(Progress(draft, draft_id, ctx, resumed=True))
+        draft = start(REPORT, prefill(ctx.now, address))
+        draft_id = uuid.uuid4().hex
+        doc = self._doc(reporter, draft, draft_id)
+        result: Saved[Document] | Conflict = (
+            await self.store.replace_document(doc, saved.etag) if saved is not None
+            else await self.store.create_document(doc))
+        if isinstance(result, Conflict):  # started at the same moment on another device: that one stands
+            current = await self._load(reporter)
+            if current is None:
+                raise RuntimeError("the draft changed while starting; try again")
+            return Resumable(Progress(*_unpack(current), ctx, resumed=True))
+        return Progress(draft, draft_id, ctx)
+
+    async def resume(self, reporter: Actor) -> Progress | NoDraft:
+        saved = await self._load(reporter)
+        if saved is None:
+            return NoDraft()
+        return Progress(*_unpack(saved), await self.context(reporter), resumed=True)
+
+    async def move(self, reporter: Actor, draft_id: str, version: int, move: Move, inputs: Mapping[str, Any],
+                   *, target: str = "", conversation_type: str = "personal") -> Outcome:
+        """A click on a card of draft `draft_id` at `version`."""
+        saved = await self._load(reporter)
+        if saved is None or _unpack(saved)[1] != draft_id:
+            claim = await self.store.get_document(SUBMITTED, reporter.user_id, draft_id) if draft_id else None
+            if claim is not None:
+                return AlreadySubmitted(str(claim.value.body.get("ref") or ""))
+        if saved is None:
+            return NoDraft()
+        draft, current_id = _unpack(saved)
+        ctx = await self.context(reporter)
+        if current_id != draft_id or version != draft.version:
+            return Stale(Progress(draft, current_id, ctx))
+        moved = advance(REPORT, draft, move, inputs, ctx, target=target)
+        if moved.submitted:
+            return await self._submit(reporter, moved.draft, current_id, ctx, conversation_type)
+        result = await self.store.replace_document(self._doc(reporter, moved.draft, current_id), saved.etag)
+        if isinstance(result, Conflict):  # another device moved it first: show that state
+            again = await self._load(reporter)
+            if again is None:
+                return NoDraft()
+            return Stale(Progress(*_unpack(again), ctx))
+        return Progress(moved.draft, current_id, ctx, moved.problems)
+
+    async def _submit(self, reporter: Actor, draft: Draft, draft_id: str, ctx: ReportContext,
+                      conversation_type: str) -> Submitted | AlreadySubmitted:
+        claim = await self.store.get_document(SUBMITTED, reporter.user_id, draft_id)
+        if claim is None:
+            now = ctx.now
+            number = await self.store.next_number(f"incident-{now.year}")
+            ref = f"INC-{now.year}-{number:06d}"
+            created = await self.store.create_document(Document(
+                SUBMITTED, reporter.user_id, draft_id, {"ref": ref}, expires_at=now + timedelta(days=SUBMITTED_DAYS)))
+            if isinstance(created, Conflict):  # another instance got the same click first: its reference stands
+                claim = await self.store.get_document(SUBMITTED, reporter.user_id, draft_id)
+        if claim is not None:
+            ref = str(claim.value.body.get("ref") or "")
+            if await self.store.get_incident(ref) is not None:
+                return AlreadySubmitted(ref)
+        incident = self.incident(ref, reporter, draft, draft_id, ctx)
+        stored = await self.register.add_incident(incident)
+        await self.store.delete_document(DRAFT, reporter.user_id, REPORT.name)
+        if isinstance(stored, Conflict):
+            return AlreadySubmitted(ref)
+        await self.register.audit(reporter, "report", query=ref, conversation_type=conversation_type,
+                                  outcome="submitted", refs=[ref])
+        return Submitted(incident)
+
+    def incident(self, ref: str, reporter: Actor, draft: Draft, draft_id: str, ctx: ReportContext) -> Incident:
+        v = draft.values
+        approver = dict(ctx.approvers(v.get("service_area", ""))).get(v.get("approver", ""), "")
+        address = parse_address(v["address"]) if v.get("address") else None
+        return Incident(
+            ref=ref, address=address, reported_at=ctx.now, status=IncidentStatus.PENDING,
+            manager_contact=approver, reporter=reporter, occurred_at=occurred_at(v) or ctx.now,
+            service_area=v.get("service_area", ""), contact_method=v.get("contact_method", ""),
+            behaviours=split_multi(v.get("behaviours", "")), narrative=v.get("description", ""),
+            injured=yes(v.get("injured", "")), police=yes(v.get("police", "")),
+            crime_reference=v.get("crime_reference", ""), witnesses=v.get("witnesses", ""),
+            person_name=v.get("person_name", ""), person_description=v.get("person_description", ""),
+            other_names=v.get("other_names", ""), recommendation=v.get("recommendation", ""),
+            recommended_restrictions=split_multi(v.get("restrictions", "")),
+            restriction_other=v.get("restriction_other", ""), approver_id=v.get("approver", ""),
+            approver_name=approver, draft_id=draft_id)
+
+    async def mine(self, reporter: Actor, limit: int = 10) -> list[Incident]:
+        """`my reports`: the reporter's most recent reports, newest first."""
+        own = [i for i in await self.store.list_incidents()
+               if i.reporter is not None and i.reporter.user_id == reporter.user_id]
+        return sorted(own, key=lambda i: i.reported_at, reverse=True)[:limit]
+
+    # -- storage ---------------------------------------------------------------------------------------------
+
+    async def _load(self, reporter: Actor) -> Saved[Document] | None:
+        return await self.store.get_document(DRAFT, reporter.user_id, REPORT.name)
+
+    def _doc(self, reporter: Actor, draft: Draft, draft_id: str) -> Document:
+        now = self.register.clock()
+        return Document(DRAFT, reporter.user_id, REPORT.name, {"draft_id": draft_id, "draft": draft.to_dict(),
+                                                               "saved_at": now.isoformat()},
+                        expires_at=now + timedelta(days=DRAFT_DAYS))
 
 
-def prefill(now: datetime, address: str = "") -> dict[str, str]:
-    """A new report: today's date and the time now (UK), and the address it was started from, if any."""
-    local = now.astimezone(UK)
-    values = {"occurred_on": local.date().isoformat(), "occurred_time": local.strftime("%H:%M")}
-    if address:
-        values["address"] = address
-    return values
-
-
-def today_uk(now: datetime) -> date:
-    return now.astimezone(UK).date()
+def _unpack(saved: Saved[Document]) -> tuple[Draft, str]:
+    body = saved.value.body
+    return Draft.from_dict(body["draft"]), str(body["draft_id"])

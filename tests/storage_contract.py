@@ -136,8 +136,15 @@ class StoreContract:
                                                                     "MCR-2026-0002"]
 
     async def test_incident_round_trip_and_etag(self, store: Store):
-        incident = Incident(ref="INC-2026-0001", address=Address(text="3 Mill Lane", paon="3", street="MILL LANE"),
-                            reported_at=datetime(2026, 11, 1, 9, 30, tzinfo=UTC), manager_contact="Ann Lee")
+        incident = Incident(
+            ref="INC-2026-0001", address=Address(text="3 Mill Lane", paon="3", street="MILL LANE"),
+            reported_at=datetime(2026, 11, 1, 9, 30, tzinfo=UTC), manager_contact="Ann Lee",
+            reporter=Actor("29:u1", "aad-u1", "Alex Wilber"), occurred_at=datetime(2026, 11, 1, 8, 45, tzinfo=UTC),
+            service_area="Housing", contact_method="property", behaviours=["verbal_abuse", "threats"],
+            narrative="Shouted at me.\nThreatened the dog on me — «again».", injured=True, police=True,
+            crime_reference="LC-1", witnesses="A neighbour", person_name="John Smith", person_description="Tall",
+            other_names="J Smith", recommendation="restriction", recommended_restrictions=["no_lone_visits"],
+            restriction_other="", approver_id="aad-mgr", approver_name="Ann Lee", draft_id="d-1")
         created = await store.create_incident(incident)
         assert isinstance(created, Saved)
         assert await store.create_incident(incident) == Conflict("exists")

@@ -1,4 +1,4 @@
-"""Flows as data (register/flows.py) and the incident report flow (register/reporting.py): pure, no I/O."""
+"""Flows as data (register/flows.py) and the incident report flow (register/report_flow.py): pure, no I/O."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from register.flows import Draft, Field, Flow, Kind, Move, Step, advance, clean, start
-from register.reporting import (
+from register.report_flow import (
     CONTACT_METHODS,
     DESCRIPTION_MAX,
     REMOTE,
@@ -113,7 +113,7 @@ def test_a_visit_to_a_property_needs_its_address():
     (-timedelta(days=364), True), (-timedelta(days=366), False),
 ])
 def test_the_incident_is_never_in_the_future_and_never_more_than_a_year_ago(delta, ok):
-    from register.reporting import UK
+    from register.report_flow import UK
 
     local = (NOW + delta).astimezone(UK)
     where = {**WHERE, "occurred_on": local.date().isoformat(), "occurred_time": local.strftime("%H:%M")}
