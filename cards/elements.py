@@ -100,6 +100,62 @@ def submit_action(
             **_props(tooltip=tooltip, style=style)}
 
 
+def execute_action(
+    title: str,
+    verb: str,
+    data: Mapping[str, Any] | None = None,
+    *,
+    style: ActionStyle | None = None,
+    associated_inputs: Literal["auto", "none"] | None = None,
+) -> Element:
+    """An Action.Execute (universal actions): arrives as an `adaptiveCard/action` invoke whose answer replaces the
+    card. The verb is in the data as well, so a client that sends it as a plain Submit is routed the same way.
+    `associated_inputs="none"` sends no inputs (Back, Edit: nothing typed is judged)."""
+    return {"type": "Action.Execute", "title": title, "verb": verb, "data": {**(data or {}), "verb": verb},
+            **_props(style=style, associatedInputs=associated_inputs)}
+
+
+def _input(kind: str, id_: str, label: str, *, required: bool, error: str | None, **props: Any) -> Element:
+    """Every input carries a label and, when required, `isRequired` with its `errorMessage`: hints for the
+    client only, the server validates again."""
+    element = {"type": kind, "id": id_, "label": label, **_props(**props)}
+    if required:
+        element["isRequired"] = True
+        element["errorMessage"] = error or f"{label} is required."
+    return element
+
+
+def text_input(id_: str, label: str, *, value: str | None = None, required: bool = False, error: str | None = None,
+               max_length: int | None = None, multiline: bool | None = None, placeholder: str | None = None,
+               spacing: Spacing | None = None) -> Element:
+    return _input("Input.Text", id_, label, required=required, error=error, value=value or None,
+                  maxLength=max_length, isMultiline=multiline, placeholder=placeholder, spacing=spacing)
+
+
+def date_input(id_: str, label: str, *, value: str | None = None, required: bool = False, error: str | None = None,
+               min_: str | None = None, max_: str | None = None) -> Element:
+    return _input("Input.Date", id_, label, required=required, error=error, value=value or None, min=min_, max=max_)
+
+
+def time_input(id_: str, label: str, *, value: str | None = None, required: bool = False,
+               error: str | None = None) -> Element:
+    return _input("Input.Time", id_, label, required=required, error=error, value=value or None)
+
+
+def choice_set(id_: str, label: str, choices: Iterable[tuple[str, str]], *, value: str | None = None,
+               multi: bool = False, required: bool = False, error: str | None = None,
+               style: Literal["compact", "expanded"] = "compact", placeholder: str | None = None) -> Element:
+    """An Input.ChoiceSet of (title, value) pairs. Compact by default: a phone shows a drop-down, not a wall."""
+    return _input("Input.ChoiceSet", id_, label, required=required, error=error,
+                  choices=[{"title": t, "value": v} for t, v in choices], value=value or None,
+                  isMultiSelect=True if multi else None, style=style, placeholder=placeholder)
+
+
+def toggle_input(id_: str, label: str, title: str, *, value: bool = False) -> Element:
+    return _input("Input.Toggle", id_, label, required=False, error=None, title=title,
+                  value="true" if value else "false", valueOn="true", valueOff="false")
+
+
 def action_set(actions: Iterable[Element], *, spacing: Spacing | None = None) -> Element:
     return {"type": "ActionSet", "actions": list(actions), **_props(spacing=spacing)}
 
@@ -109,15 +165,29 @@ def adaptive_card(
     *,
     actions: Iterable[Element] | None = None,
     fallback_text: str | None = None,
+    refresh: Element | None = None,
 ) -> Element:
-    """The top-level card, schema 1.5."""
+    """The top-level card, schema 1.5. `refresh` (see `refresh_for`) makes Teams fetch a user-specific view."""
     card: Element = {"$schema": SCHEMA_URL, "type": "AdaptiveCard", "version": CARD_VERSION,
                      "body": list(body)}
     if actions is not None:
         card["actions"] = list(actions)
+    if refresh is not None:
+        card["refresh"] = refresh
     if fallback_text is not None:
         card["fallbackText"] = fallback_text
     return card
+
+
+#: Teams asks for a user-specific view for at most this many users
+REFRESH_MAX_USERS = 60
+
+
+def refresh_for(user_ids: Iterable[str], verb: str, data: Mapping[str, Any] | None = None) -> Element:
+    """A card's `refresh`: Teams sends `verb` as an invoke for each of these users when they see the card, and
+    shows them the card the bot answers with. Only a view: the server still checks every click."""
+    users = list(dict.fromkeys(u for u in user_ids if u))[:REFRESH_MAX_USERS]
+    return {"action": execute_action("Refresh", verb, data), "userIds": users}
 
 
 def card_size(card: Mapping[str, Any]) -> int:

@@ -241,3 +241,74 @@ def not_lifted(ref: str, reason: str, status: str = "") -> str:
     if reason == "not_active":
         return f"{ref} is not active (it is {status}), so there is nothing to lift."
     return f"{ref} was changed by someone else just now. Nothing was overwritten: check it and try again."
+
+# --- incident reports ----------------------------------------------------------------------------------------
+
+REPORT_TITLE = "Report an incident"
+REPORT_FALLBACK = "Report an incident: open this message in Microsoft Teams to continue."
+REPORT_FIX_PROBLEMS = "Please check the answers marked below."
+REPORT_NEXT = "Next"
+REPORT_BACK = "Back"
+REPORT_SUBMIT = "Submit report"
+REPORT_CONTINUE = "Continue"
+REPORT_START_AGAIN = "Start again"
+REPORT_START_NEW = "Start a new report"
+REPORT_REVIEW = "Check your answers, then submit."
+REPORT_SAVED_EACH_STEP = "Your answers are saved at every step: you can finish later, on any device."
+REPORT_SUBMITTED_TITLE = "✓ Report submitted"
+REPORT_WHAT_NEXT = (
+    "Until a decision is made, colleagues checking this property are told to speak to a manager before "
+    "visiting. You'll hear the outcome here. Type my reports to see your reports."
+)
+REPORT_NO_DRAFT = (
+    "That report is no longer open: a report that isn't submitted is kept for 14 days, or you started a new one."
+)
+REPORT_STALE = "This card was out of date, so nothing was changed: here is your report as it is saved."
+REPORT_RESUMED = "Continuing your saved report."
+REPORT_SENT_PRIVATELY = "I've sent you a private message to take your report."
+REPORT_CANNOT_MESSAGE_PRIVATELY = "Please open a personal chat with me and type report there."
+REPORT_IN_PERSONAL_CHAT = "Reports are taken in your personal chat with me: type report there."
+YES = "Yes"
+NO = "No"
+CHOOSE = "Choose"
+MY_REPORTS_TITLE = "Your recent reports"
+MY_REPORTS_NONE = "You haven't submitted any reports yet. Type report to start one."
+
+REPORT_STATUS: Mapping[str, str] = MappingProxyType({
+    "pending": "awaiting a decision",
+    "decided": "decided",
+    "rejected": "closed without an entry",
+})
+
+
+def answered(label: str, value: str) -> str:
+    """'**Label:** value', or '**Was anyone injured?** No' for a question."""
+    return f"**{label}** {value}" if label.endswith("?") else labelled(label, value)
+
+
+def report_step(number: int, total: int, title: str) -> str:
+    return f"Step {number} of {total}: {title}"
+
+
+def report_edit(title: str) -> str:
+    return f"Edit: {title}"
+
+
+def report_open_draft(step_title: str) -> str:
+    return f"You have a report in progress (next: {step_title}). Continue it, or start again?"
+
+
+def report_who_decides(approver: str) -> str:
+    return f"{approver} will decide on it." if approver else "A manager will decide on it."
+
+
+def report_submitted_fallback(ref: str) -> str:
+    return f"Report submitted: {ref}."
+
+
+def report_already_submitted(ref: str) -> str:
+    return f"This report was already submitted: {ref}." if ref else "This report was already submitted."
+
+
+def my_report_line(ref: str, when: date, status: str) -> str:
+    return f"{ref}, {format_date(when)}: {REPORT_STATUS.get(status, status)}"

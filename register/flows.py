@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, time
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -116,6 +116,11 @@ class Flow:
 
 class Context:
     """What validation may know beyond the values: the time, the configured lists. Subclass per flow."""
+
+    def __init__(self, now: datetime):
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        self.now = now
 
     def choices(self, source: str, values: Mapping[str, str]) -> Choices:
         raise KeyError(source)

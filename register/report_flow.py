@@ -91,9 +91,7 @@ class ReportContext(Context):
 
     def __init__(self, now: datetime, service_areas: Sequence[str] = SERVICE_AREAS,
                  approvers: Callable[[str], Sequence[tuple[str, str]]] = lambda area: ()):
-        if now.tzinfo is None:
-            raise ValueError("now must be timezone-aware")
-        self.now = now
+        super().__init__(now)
         self.service_areas = tuple(service_areas)
         self.approvers = approvers  # area -> [(object id, display name)]
 
