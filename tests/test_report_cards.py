@@ -26,7 +26,7 @@ from register.flows import Draft, Move, advance, start
 from register.model import Actor, Address, Incident
 from register.report_flow import DESCRIPTION_MAX, REPORT, ReportContext, prefill
 from tests.cardcheck.samples import HOSTILE_QUERY
-from tests.test_cards import schema_validator
+from tests.test_cards import schema_validator, walk
 
 NOW = datetime(2026, 12, 2, 11, 0, tzinfo=UTC)
 CTX = ReportContext(NOW, approvers=lambda area: [("aad-mgr-1", "Morgan Lee"), ("aad-mgr-2", "Sam Patel")])
@@ -68,16 +68,6 @@ def sample_cards() -> dict[str, dict[str, Any]]:
 
 
 CARDS = sample_cards()
-
-
-def walk(node: Any):
-    if isinstance(node, dict):
-        yield node
-        for v in node.values():
-            yield from walk(v)
-    elif isinstance(node, list):
-        for v in node:
-            yield from walk(v)
 
 
 @pytest.mark.parametrize("name", sorted(CARDS))
