@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from register.csvio import read_csv, write_csv
-from register.demo import demo_entries, demo_incidents
+from register.demo import load_demo
 from register.governance import RetentionPolicy, run_retention, subject_access, subject_access_html
 from register.matching import LookupResult
 from register.model import Actor
@@ -182,15 +182,7 @@ async def _export(register: Register, args: argparse.Namespace) -> int:
 
 
 async def _demo(register: Register, args: argparse.Namespace) -> int:
-    today = register.today()
-    report = await register.import_entries(demo_entries(today), _actor(), source="demo")
-    added = 0
-    for incident in demo_incidents(today):
-        if await register.store.get_incident(incident.ref) is None:
-            await register.add_incident(incident)
-            added += 1
-    print(f"demo register: {len(report.created)} entries created, {len(report.unchanged)} unchanged, "
-          f"{len(report.updated)} updated, {added} incident(s) added ({describe()})")
+    print(f"{await load_demo(register, _actor())} ({describe()})")
     return 0
 
 

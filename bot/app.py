@@ -23,7 +23,7 @@ from bot.settings import Settings, is_loopback
 from bot.teams import Notifier, RegisterBot
 from cards import messages
 from cards.builders import error_card
-from register.demo import demo_entries, demo_incidents
+from register.demo import load_demo
 from register.model import Actor
 from register.service import Register
 from register.store import Store, StoreUnavailable
@@ -132,16 +132,6 @@ async def _on_turn_error(context: TurnContext, error: Exception) -> None:
         await context.send_activity(MessageFactory.attachment(card))
 
 
-async def load_demo_if_empty(register: Register) -> None:
-    if await register.store.list_entries():
-        return
-    today = register.today()
-    await register.import_entries(demo_entries(today), SYSTEM, source="demo")
-    for incident in demo_incidents(today):
-        await register.add_incident(incident)
-    log.info("loaded the demo register (store was empty)")
-
-
 def create_app(settings: Settings, store: Store | None = None, *,
                credentials_factory: ServiceClientCredentialsFactory | None = None) -> web.Application:
     """`credentials_factory` replaces how outbound calls get their token (tests: a fixed token, so nothing
@@ -156,7 +146,7 @@ def create_app(settings: Settings, store: Store | None = None, *,
         try:
             await app[STORE].ping()
             if settings.demo_if_empty:
-                await load_demo_if_empty(register)
+                log.info(await load_demo(register, SYSTEM, only_if_empty=True))
             await register.refresh()
         except StoreUnavailable as exc:
             # Start anyway, not ready: /readyz says 503, checks answer "unavailable" (never a clear from an empty

@@ -7,12 +7,23 @@ import re
 from collections.abc import Callable
 
 from bot.router import Reply, Request, Router
-from cards import messages
+from cards import messages, verbs
+from cards import report as report_cards
 from cards.admin import audit_card
 from cards.builders import check_result_card, error_card, help_card
 from register.address import needs_more
+from register.flows import Move
 from register.model import Outcome
 from register.permissions import Role
+from register.reporting import (
+    AlreadySubmitted,
+    Progress,
+    Reporting,
+    ReportOutcome,
+    Resumable,
+    Stale,
+    Submitted,
+)
 from register.service import Lifted, Register
 
 log = logging.getLogger(__name__)
@@ -64,7 +75,7 @@ def build_router(register: Register, notify: Notify | None = None) -> Router:
     async def check(request: Request) -> Reply:
         return await run_check(request, request.args)
 
-    @router.action("check")
+    @router.action(verbs.CHECK)
     async def check_choice(request: Request) -> Reply:
         query = request.data.get("query")
         return await run_check(request, query if isinstance(query, str) else "")
@@ -86,6 +97,69 @@ def build_router(register: Register, notify: Notify | None = None) -> Router:
         if isinstance(outcome, Lifted):
             return Reply(card=error_card(messages.lifted(ref)))
         return Reply(card=error_card(messages.not_lifted(ref, outcome.reason, outcome.status)))
+
+    # -- incident reports: the flow runs in the reporter's personal chat ------------------------------------
+
+    reporting = Reporting(register)
+
+    def report_card(outcome: ReportOutcome) -> dict:
+        if isinstance(outcome, Resumable):
+            return report_cards.resume_card(outcome.progress.draft, outcome.progress.draft_id)
+        if isinstance(outcome, Stale):
+            p = outcome.progress
+            return report_cards.step_card(p.draft, p.draft_id, p.context, notice=messages.REPORT_STALE)
+        if isinstance(outcome, Progress):
+            notice = messages.REPORT_RESUMED if outcome.resumed else ""
+            if outcome.address_read:
+                notice = report_cards.address_notice(outcome.address_read, outcome.known_here)
+            return report_cards.step_card(outcome.draft, outcome.draft_id, outcome.context, outcome.problems,
+                                          notice=notice)
+        if isinstance(outcome, Submitted):
+            return report_cards.submitted_card(outcome.incident)
+        if isinstance(outcome, AlreadySubmitted):
+            return report_cards.already_submitted_card(outcome.ref)
+        return report_cards.no_draft_card()
+
+    def report_reply(outcome: ReportOutcome) -> Reply:
+        # what happened to a colleague is personal data: the cards go 1:1 whatever the conversation
+        return Reply(card=report_card(outcome), personal_data=True, shared_notice=messages.REPORT_SENT_PRIVATELY)
+
+    @router.command("report", summary="report an incident (in your personal chat)")
+    async def report(request: Request) -> Reply:
+        return report_reply(await reporting.begin(request.actor, " ".join(request.args.split())[:MAX_QUERY]))
+
+    @router.action(verbs.REPORT_START)
+    async def report_start(request: Request) -> Reply:
+        address = request.data.get("address")
+        fresh = request.data.get("fresh") in ("1", 1, True)
+        return report_reply(await reporting.begin(
+            request.actor, address[:MAX_QUERY] if isinstance(address, str) else "", fresh=fresh))
+
+    @router.action(verbs.REPORT_CONTINUE)
+    async def report_continue(request: Request) -> Reply:
+        return report_reply(await reporting.resume(request.actor))
+
+    def report_move(move: Move):
+        async def handler(request: Request) -> Reply:
+            data = request.data
+            draft_id = data.get("draft")
+            try:
+                version = int(data.get("version"))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                version = -1  # a card without a version is never current: shown the saved state
+            target = data.get("target")
+            return report_reply(await reporting.move(
+                request.actor, draft_id if isinstance(draft_id, str) else "", version, move, data,
+                target=target if isinstance(target, str) else "", conversation_type=request.conversation_type))
+        return handler
+
+    for verb, move in ((verbs.REPORT_NEXT, Move.NEXT), (verbs.REPORT_BACK, Move.BACK),
+                       (verbs.REPORT_EDIT, Move.EDIT), (verbs.REPORT_SUBMIT, Move.SUBMIT)):
+        router.action(verb)(report_move(move))
+
+    @router.command("my reports", summary="your recent incident reports and their status")
+    async def my_reports(request: Request) -> Reply:
+        return Reply(card=report_cards.my_reports_card(await reporting.mine(request.actor)), personal_data=True)
 
     router.command("help", "hi", "hello", "?", summary="list the commands")(help_)
     return router

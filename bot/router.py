@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from register.model import Actor
@@ -56,6 +56,8 @@ class Reply:
     card: dict[str, Any] | None = None
     text: str | None = None
     personal_data: bool = False
+    #: what a group chat or channel is told when the reply goes 1:1 instead (default: the result was sent)
+    shared_notice: str | None = None
 
 
 Handler = Callable[[Request], Awaitable[Reply]]
@@ -102,6 +104,11 @@ class Router:
     async def dispatch(self, request: Request, *, card: bool = False) -> Reply:
         table = self._actions if card else self._commands
         route = table.get(request.verb)
+        if not card and request.args:  # a two-word command ('my reports') before the one-word reading of it
+            first, _, rest = request.args.partition(" ")
+            two = table.get(f"{request.verb} {first.lower()}")
+            if two is not None:
+                route, request = two, replace(request, verb=two.verb, args=rest.strip())
         if route is None:
             # The verb is whatever the user typed first (a surname, a postcode): not logged.
             log.info("unknown %s verb; answering with help", "card" if card else "command")

@@ -155,7 +155,8 @@ class RegisterBot(ActivityHandler):
         reply = await self._dispatch(request, card=True)
         if reply.personal_data and not request.is_private:
             delivered = await self._send_privately(turn_context, reply)
-            text = messages.RESULT_SENT_PRIVATELY if delivered else messages.CANNOT_MESSAGE_PRIVATELY
+            text = (reply.shared_notice or messages.RESULT_SENT_PRIVATELY) if delivered \
+                else messages.CANNOT_MESSAGE_PRIVATELY
             return self._invoke_response(AdaptiveCardInvokeBody(type=MESSAGE_TYPE, value=text))
         if reply.card is not None:
             return self._invoke_response(AdaptiveCardInvokeBody(type=CARD_TYPE, value=reply.card))
@@ -193,7 +194,8 @@ class RegisterBot(ActivityHandler):
     async def _deliver(self, turn_context: TurnContext, reply: Reply) -> None:
         if reply.personal_data and conversation_type(turn_context.activity) != PERSONAL:
             delivered = await self._send_privately(turn_context, reply)
-            notice = messages.RESULT_SENT_PRIVATELY if delivered else messages.CANNOT_MESSAGE_PRIVATELY
+            notice = (reply.shared_notice or messages.RESULT_SENT_PRIVATELY) if delivered \
+                else messages.CANNOT_MESSAGE_PRIVATELY
             await turn_context.send_activity(notice)
             return
         await turn_context.send_activity(self._activity(reply))

@@ -312,3 +312,11 @@ def report_already_submitted(ref: str) -> str:
 
 def my_report_line(ref: str, when: date, status: str) -> str:
     return f"{ref}, {format_date(when)}: {REPORT_STATUS.get(status, status)}"
+
+
+def report_address_read(address: str) -> str:
+    return f"Address recorded as: {address}. If that's not right, go back and correct it."
+
+
+def report_known_here(refs: str) -> str:
+    return f"The register already holds {refs} at this address: your report will be added for the approver."

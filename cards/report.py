@@ -152,3 +152,23 @@ def no_draft_card() -> dict[str, Any]:
     return adaptive_card([text_block(m.REPORT_NO_DRAFT)], actions=[
         execute_action(m.REPORT_START_NEW, verbs.REPORT_START, {"fresh": "1"}, style="positive")],
         fallback_text=m.REPORT_NO_DRAFT)
+
+
+def my_reports_card(incidents: list[Incident]) -> dict[str, Any]:
+    """`my reports`: reference, date and status of the reporter's recent reports; no narrative."""
+    body: list[Element] = [text_block(m.MY_REPORTS_TITLE, size="medium", weight="bolder", style="heading")]
+    if not incidents:
+        body.append(text_block(m.MY_REPORTS_NONE, spacing="small"))
+    for incident in incidents:
+        when = incident.reported_at.astimezone(UK).date()
+        body.append(text_block(m.my_report_line(plain(incident.ref, 40), when, incident.status.value),
+                               spacing="small"))
+    return adaptive_card(body, fallback_text=m.MY_REPORTS_TITLE)
+
+
+def address_notice(address_read: str, known_here: tuple[str, ...]) -> str:
+    """Shown on the step after the address: how the register read it, and what it already holds there."""
+    notice = m.report_address_read(plain(address_read, 200))
+    if known_here:
+        notice += " " + m.report_known_here(plain(", ".join(known_here), 200))
+    return notice

@@ -4,9 +4,16 @@ today so the demo stays live: active entries were decided weeks ago and are due 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from register.address import parse_address
-from register.model import Entry, Incident, Restriction, Status, Subject
+from register.approvers import APPROVERS_SETTING, ApproverTable
+from register.model import Actor, Entry, Incident, Restriction, Status, Subject
+from register.permissions import Role
+from register.report_flow import SERVICE_AREAS
+
+if TYPE_CHECKING:
+    from register.service import Register
 
 R = Restriction
 
@@ -84,3 +91,35 @@ def demo_incidents(today: date) -> list[Incident]:
             manager_contact="Housing Services team leader, 01257 515151",
         )
     ]
+
+
+#: Demo approvers: two of the Agents Playground's sample users (tools/run.py), so a report started as the
+#: Playground's own user (Alex Wilber) can be routed to someone else, as the policy requires.
+DEMO_APPROVERS = (("00000000-0000-0000-0000-0000000000021", "Megan Bowen"),
+                  ("00000000-0000-0000-0000-0000000000022", "Adele Vance"))
+
+
+async def load_demo(register: Register, actor: Actor, *, only_if_empty: bool = False) -> str:
+    """Load the demo register (entries, a pending incident, approvers for every service area); one line saying
+    what was done. The same for `make run` (only into an empty store) and `register-admin demo`."""
+    if only_if_empty and await register.store.list_entries():
+        return "demo register: the store already holds a register; nothing loaded"
+    today = register.today()
+    report = await register.import_entries(demo_entries(today), actor, source="demo")
+    added = 0
+    for incident in demo_incidents(today):
+        if await register.store.get_incident(incident.ref) is None:
+            await register.add_incident(incident)
+            added += 1
+    approvers = ""
+    if await register.store.get_setting(APPROVERS_SETTING) is None:
+        table = ApproverTable()
+        for area in SERVICE_AREAS:
+            for object_id, name in DEMO_APPROVERS:
+                table = table.add(area, object_id, name)
+        await register.store.put_setting(APPROVERS_SETTING, table.to_dict(), None)
+        for object_id, _ in DEMO_APPROVERS:
+            await register.set_role(object_id, Role.APPROVER, actor)
+        approvers = f", {len(DEMO_APPROVERS)} demo approvers"
+    return (f"demo register: {len(report.created)} entries created, {len(report.unchanged)} unchanged, "
+            f"{len(report.updated)} updated, {added} incident(s) added{approvers}")

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from register.address import parse_address
 from register.approvers import APPROVERS_SETTING, ApproverTable
 from register.flows import Draft, Move, advance, split_multi, start, yes
-from register.model import Actor, Incident, IncidentStatus
+from register.model import Actor, Incident, IncidentStatus, Outcome
 from register.permissions import Role, allows
 from register.report_flow import REPORT, SERVICE_AREAS, ReportContext, occurred_at, prefill
 from register.store import Conflict, Document, Saved
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from register.service import Register
 
 DRAFT, SUBMITTED = "draft", "submitted"
+#: outcomes of a lookup that name something the register holds at that property
+_KNOWN = frozenset({Outcome.ALERT, Outcome.BUILDING, Outcome.PENDING})
 DRAFT_DAYS = 14
 #: how long a submitted draft's claim is kept, so a card clicked long after still answers with the reference
 SUBMITTED_DAYS = 90
@@ -46,6 +48,10 @@ class Progress:
     context: ReportContext
     problems: dict[str, str] = field(default_factory=dict)
     resumed: bool = False
+    #: after the address is accepted: the address as the register reads it, for the reporter to confirm, and
+    #: what the register already holds there (live entries, reports awaiting a decision), by reference
+    address_read: str = ""
+    known_here: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +84,7 @@ class Submitted:
     incident: Incident
 
 
-Outcome = Progress | Resumable | Stale | AlreadySubmitted | NoDraft | Submitted
+ReportOutcome = Progress | Resumable | Stale | AlreadySubmitted | NoDraft | Submitted
 
 
 class Reporting:
@@ -136,7 +142,7 @@ class Reporting:
         return Progress(*_unpack(saved), await self.context(reporter), resumed=True)
 
     async def move(self, reporter: Actor, draft_id: str, version: int, move: Move, inputs: Mapping[str, Any],
-                   *, target: str = "", conversation_type: str = "personal") -> Outcome:
+                   *, target: str = "", conversation_type: str = "personal") -> ReportOutcome:
         """A click on a card of draft `draft_id` at `version`."""
         saved = await self._load(reporter)
         if saved is None or _unpack(saved)[1] != draft_id:
@@ -158,7 +164,21 @@ class Reporting:
             if again is None:
                 return NoDraft()
             return Stale(Progress(*_unpack(again), ctx))
-        return Progress(moved.draft, current_id, ctx, moved.problems)
+        progress = Progress(moved.draft, current_id, ctx, moved.problems)
+        address = moved.draft.values.get("address", "")
+        if draft.step == REPORT.first.name and not moved.problems and address:
+            progress = await self._read_back(reporter, progress, address, conversation_type)
+        return progress
+
+    async def _read_back(self, reporter: Actor, progress: Progress, address: str,
+                         conversation_type: str) -> Progress:
+        """The address as the register parsed it, and what the register holds there. Looking is a lookup like a
+        check, so it is audited like one."""
+        found = self.register.index.lookup(address)
+        refs = tuple(m.ref for m in found.matches) if found.outcome in _KNOWN else ()
+        await self.register.audit(reporter, "report_lookup", query=address, conversation_type=conversation_type,
+                                  outcome=found.outcome.value, refs=refs)
+        return replace(progress, address_read=parse_address(address).display(), known_here=refs)
 
     async def _submit(self, reporter: Actor, draft: Draft, draft_id: str, ctx: ReportContext,
                       conversation_type: str) -> Submitted | AlreadySubmitted:

@@ -349,3 +349,44 @@ def test_make_run_prints_the_url_and_stops_both_on_ctrl_c(workdir):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def choose(page, card, label: str, option: str) -> None:
+    """A compact choice set is a combo box in the Playground (Fluent UI): open it, pick the option, close it."""
+    card.get_by_role("combobox", name=label).click()
+    page.get_by_text(option, exact=True).last.click()  # the open list is the newest element with that text
+    page.keyboard.press("Escape")
+
+
+def test_report_an_incident_through_its_cards_then_a_check_there_is_pending(browser_page, stack, workdir):
+    """The whole report flow in the personal chat: each Next replaces the card in place (Action.Execute), the
+    review's Submit gives the reference, and a check at that property then says a report awaits a decision."""
+    from playwright.sync_api import expect
+
+    page = browser_page
+    with evidence(page, stack, workdir, "report"):
+        card = ask_in_personal_chat(page, "report 7 Mill Lane, Chorley, PR7 3QQ")
+        expect(card).to_contain_text("Step 1 of 3")
+        choose(page, card, "Service area", "Housing")
+        choose(page, card, "How it happened", "At a property")
+        card.get_by_role("button", name="Next").click()
+        expect(card).to_contain_text("Step 2 of 3")
+        expect(card).to_contain_text("Address recorded as")
+        choose(page, card, "Behaviour", "Verbal abuse")
+        card.get_by_role("textbox", name=re.compile(r"^What happened")).fill("Swore at me on the doorstep and slammed the door.")
+        card.get_by_role("button", name="Next").click()
+        expect(card).to_contain_text("Step 3 of 3")
+        choose(page, card, "Your recommendation", "Informal warning")
+        choose(page, card, "Who should decide", "Megan Bowen")
+        card.get_by_role("button", name="Next").click()
+        expect(card).to_contain_text("Check your answers")
+        expect(card).to_contain_text("Swore at me on the doorstep")
+        card.get_by_role("button", name="Submit report").click()
+        expect(card).to_contain_text("Report submitted")
+        expect(card).to_contain_text("Megan Bowen")
+        submitted = card.inner_text()
+        assert re.search(r"INC-\d{4}-\d{6}", submitted), submitted
+
+        pending = ask_in_personal_chat(page, "check 7 Mill Lane PR7 3QQ").inner_text()
+        assert re.search(r"speak to a manager", pending, re.I), pending
+        assert "Swore at me" not in pending, pending

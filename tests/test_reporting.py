@@ -249,3 +249,18 @@ def test_the_approver_table_adds_removes_and_survives_a_damaged_document():
     damaged = {"areas": {"Housing": "not a list", "Waste and Recycling": [{"name": "no id"}, 7, {"id": "AAD-9"}]}}
     assert ApproverTable.from_dict(damaged).areas == {"Waste and Recycling": (Approver("aad-9", ""),)}
     assert ApproverTable.from_dict(None).areas == {}
+
+
+async def test_the_accepted_address_is_read_back_with_what_the_register_holds_there(reporting: Reporting):
+    from register.demo import demo_entries
+
+    flagged = next(e for e in demo_entries(NOW.date()) if e.address is not None and e.status.value == "active")
+    reporting.register.index.put_entry(flagged)
+    started = await reporting.begin(REPORTER)
+    typed = {**WHERE, "address": flagged.address.text or flagged.address.display()}
+    moved = await reporting.move(REPORTER, started.draft_id, started.draft.version, Move.NEXT, typed)
+    assert isinstance(moved, Progress) and moved.draft.step == "what"
+    assert moved.known_here == (flagged.ref,)
+    assert moved.address_read and moved.address_read.upper().startswith(flagged.address.paon)
+    looked = [r for r in await reporting.store.list_audit() if r.action == "report_lookup"]
+    assert [(r.outcome, r.refs) for r in looked] == [("alert", (flagged.ref,))]
