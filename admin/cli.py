@@ -19,6 +19,7 @@ from register.governance import RetentionPolicy, run_retention, subject_access, 
 from register.matching import LookupResult
 from register.model import Actor
 from register.permissions import Role
+from register.reporting import ApproverRoleMissing, Reporting, UnknownServiceArea
 from register.service import Register
 from register.store import StoreUnavailable
 from storage import describe, open_store
@@ -63,6 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     rol.add_argument("action", choices=("list", "grant", "revoke"))
     rol.add_argument("user", nargs="?", help="the user's Entra object id")
     rol.add_argument("role", nargs="?", choices=("approver", "administrator"))
+    inc = sub.add_parser("incidents", help="list incident reports (no narrative unless --full)")
+    inc.add_argument("--status", choices=("pending", "decided", "rejected"))
+    inc.add_argument("--json", action="store_true", help="one JSON object per incident")
+    inc.add_argument("--full", action="store_true", help="include what happened and the people involved")
+    apv = sub.add_parser("approvers", help="who decides on incidents, per service area")
+    apv.add_argument("action", choices=("list", "add", "remove"))
+    apv.add_argument("user", nargs="?", help="the approver's Entra object id")
+    apv.add_argument("--area", help="the service area (e.g. Housing)")
+    apv.add_argument("--name", default="", help="the name reporters see in their list")
     return p
 
 
@@ -246,8 +256,53 @@ async def _roles(register: Register, args: argparse.Namespace) -> int:
     return 0
 
 
+#: what `incidents` shows without --full: never the narrative, the people, or the witnesses
+INCIDENT_SUMMARY = ("ref", "status", "reported_at", "service_area", "contact_method", "approver_name")
+
+
+async def _incidents(register: Register, args: argparse.Namespace) -> int:
+    found = await Reporting(register).incidents(_actor(), status=args.status or "", full=args.full)
+    for incident in found:
+        doc = incident.to_dict()
+        shown = doc if args.full else {k: doc[k] for k in INCIDENT_SUMMARY}
+        if not args.full:
+            shown["address"] = incident.address.display() if incident.address else ""
+        if args.json:
+            print(json.dumps(shown))
+        else:
+            print("\t".join(str(shown[k] or "") for k in (*INCIDENT_SUMMARY, "address") if k in shown))
+    print(f"{len(found)} incident(s)", file=sys.stderr)
+    return 0
+
+
+async def _approvers(register: Register, args: argparse.Namespace) -> int:
+    reporting = Reporting(register)
+    if args.action == "list":
+        table = await reporting.approvers()
+        for area in await reporting.service_areas():
+            for approver in table.for_area(area):
+                print(f"{area}\t{approver.object_id}\t{approver.name}")
+        return 0
+    if not args.user or not args.area:
+        print("register-admin: approvers add|remove USER --area AREA [--name NAME]", file=sys.stderr)
+        return 2
+    try:
+        await reporting.set_approver(args.area, args.user, _actor(), name=args.name, remove=args.action == "remove")
+    except UnknownServiceArea:
+        areas = ", ".join(await reporting.service_areas())
+        print(f"register-admin: '{args.area}' is not a service area ({areas})", file=sys.stderr)
+        return 2
+    except ApproverRoleMissing:
+        print(f"register-admin: {args.user} does not hold the approver role: "
+              f"register-admin roles grant {args.user} approver", file=sys.stderr)
+        return 2
+    print(f"{args.area}: {args.user} {'removed' if args.action == 'remove' else 'added'}")
+    return 0
+
+
 COMMANDS = {"import": _import, "check": _check, "export": _export, "demo": _demo, "audit": _audit,
-            "retention": _retention, "sar": _sar, "roles": _roles}
+            "retention": _retention, "sar": _sar, "roles": _roles, "incidents": _incidents,
+            "approvers": _approvers}
 
 
 if __name__ == "__main__":

@@ -39,6 +39,14 @@ SUBMITTED_DAYS = 90
 SERVICE_AREAS_SETTING = "service_areas"
 
 
+class UnknownServiceArea(ValueError):
+    """Not one of the configured service areas."""
+
+
+class ApproverRoleMissing(ValueError):
+    """Only someone holding the approver role can be named as an approver."""
+
+
 @dataclass(frozen=True, slots=True)
 class Progress:
     """The step to show: the draft, the problems to state beside their fields, and the context for choices."""
@@ -97,8 +105,7 @@ class Reporting:
     async def context(self, reporter: Actor) -> ReportContext:
         """The service areas and, for each, the approvers the reporter may choose: listed for that area, holding
         the approver role, and never the reporter (nobody decides on their own report)."""
-        areas = await self.store.get_setting(SERVICE_AREAS_SETTING)
-        names = [str(a) for a in (areas.value.get("areas") or [])] if areas else []
+        names = await self.service_areas()
         table = await self.approvers()
         roles = self.register.roles
         me = {reporter.aad_object_id.lower(), reporter.user_id.lower()} - {""}
@@ -107,11 +114,44 @@ class Reporting:
             return [(a.object_id, a.title) for a in table.for_area(area)
                     if a.object_id not in me and allows(roles.role_of(Actor("", a.object_id)), Role.APPROVER)]
 
-        return ReportContext(self.register.clock(), names or SERVICE_AREAS, approvers)
+        return ReportContext(self.register.clock(), names, approvers)
 
     async def approvers(self) -> ApproverTable:
         saved = await self.store.get_setting(APPROVERS_SETTING)
         return ApproverTable.from_dict(saved.value if saved else None)
+
+    async def service_areas(self) -> tuple[str, ...]:
+        saved = await self.store.get_setting(SERVICE_AREAS_SETTING)
+        names = tuple(str(a) for a in (saved.value.get("areas") or [])) if saved else ()
+        return names or SERVICE_AREAS
+
+    async def set_approver(self, area: str, object_id: str, actor: Actor, *, name: str = "",
+                           remove: bool = False) -> ApproverTable:
+        """Name (or with remove, no longer name) someone as an approver for a service area; etag-checked, so two
+        administrators at once both land; audited. Adding needs the approver role: ApproverRoleMissing."""
+        if area not in await self.service_areas():
+            raise UnknownServiceArea(area)
+        if not remove and not allows(self.register.roles.role_of(Actor("", object_id)), Role.APPROVER):
+            raise ApproverRoleMissing(object_id)
+        for _ in range(10):
+            saved = await self.store.get_setting(APPROVERS_SETTING)
+            table = ApproverTable.from_dict(saved.value if saved else None)
+            changed = table.remove(area, object_id) if remove else table.add(area, object_id, name)
+            result = await self.store.put_setting(APPROVERS_SETTING, changed.to_dict(), saved.etag if saved else None)
+            if isinstance(result, Saved):
+                await self.register.audit(actor, "approver_change", query=f"{area}: {object_id.lower()}",
+                                          conversation_type="cli", outcome="removed" if remove else "added")
+                return changed
+        raise RuntimeError("the approver list kept changing; try again")
+
+    async def incidents(self, actor: Actor, *, status: str = "", full: bool = False) -> list[Incident]:
+        """Incidents for an administrator, oldest first; looking is audited (with whether narratives were shown)."""
+        found = sorted((i for i in await self.store.list_incidents() if not status or i.status.value == status),
+                       key=lambda i: (i.reported_at, i.ref))
+        await self.register.audit(actor, "incidents_view", query=status, conversation_type="cli",
+                                  outcome=f"incidents={len(found)}{' full' if full else ''}",
+                                  refs=[i.ref for i in found] if full else ())
+        return found
 
     # -- the flow ----------------------------------------------------------------------------------------
 
