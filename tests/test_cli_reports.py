@@ -6,17 +6,24 @@ import asyncio
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from register.address import parse_address
 from register.model import Actor, Incident
 from storage.sqlite import SQLiteStore
-from tests.test_cli import db, run  # noqa: F401 - the db fixture
+from tests.test_cli import run
 
 MANAGER = "AAD-MANAGER-7"
 
 
-def add_incident(db, ref: str, status: str = "pending") -> None:
+@pytest.fixture
+def db(tmp_path):
+    return tmp_path / "register.db"
+
+
+def add_incident(path, ref: str, status: str = "pending") -> None:
     async def add() -> None:
-        store = await SQLiteStore.open(db)
+        store = await SQLiteStore.open(path)
         try:
             await store.create_incident(Incident.from_dict({
                 **Incident(ref=ref, address=parse_address("7 Mill Lane, Chorley", "PR7 3QQ"),
