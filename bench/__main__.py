@@ -2,7 +2,7 @@
 
     python -m bench                      # everything (about 6 minutes on 2 cores)
     python -m bench --quick              # smaller counts and registers (about 2 minutes)
-    python -m bench --parts e2e          # any of lookup,e2e,store (comma separated)
+    python -m bench --parts e2e          # any of lookup,e2e,store,report (comma separated)
     python -m bench --repeat 3           # interleaved rounds; the table shows each target's median run
     python -m bench --profile            # also py-spy the check runs (bench/profile-check*.txt), if installed
 
@@ -153,6 +153,17 @@ def run_lookup(args: argparse.Namespace, report: dict[str, Any]) -> None:
         report["lookup"] = {"error": f"{exc.__class__.__name__}: {exc}"}
 
 
+# --------------------------------------------------------------------------- report flow
+
+def run_report(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) -> None:
+    from bench import report as report_bench
+
+    try:
+        report["report"] = report_bench.run(workdir, quick=args.quick)
+    except Exception as exc:  # noqa: BLE001
+        report["report"] = {"error": f"{exc.__class__.__name__}: {exc}"}
+
+
 # --------------------------------------------------------------------------- reporting
 
 def ratios(report: dict[str, Any]) -> dict[str, Any]:
@@ -226,6 +237,22 @@ def table(report: dict[str, Any]) -> str:
         lines.append(f"Cosmos minus SQLite, per check: bot CPU {_f(d.get('bot_cpu_ms_per_activity'))} ms, "
                      f"p50 {_f(d.get('latency_p50_ms'))} ms, p99 {_f(d.get('latency_p99_ms'))} ms; the wire server "
                      f"itself {_f(d.get('store_server_cpu_ms_per_activity'))} ms CPU per check")
+    flow = report.get("report")
+    if isinstance(flow, dict):
+        lines.append("")
+        lines.append("report flow: server time of one call of the use case, draft save included (in process)")
+        if flow.get("error"):
+            lines.append(f"  ERROR: {flow['error'][:200]}")
+        for store_name in ("sqlite", "cosmos"):
+            part = flow.get(store_name)
+            if not isinstance(part, dict):
+                continue
+            if part.get("error"):
+                lines.append(f"  {store_name}: {part['error'][:200]}")
+                continue
+            lines.append(f"  {store_name:<7}" + "  ".join(
+                f"{kind} p50 {_f(part[kind]['p50_ms'])} ms, p99 {_f(part[kind]['p99_ms'])} ms"
+                for kind in ("start", "next", "submit")))
     rt = report.get("ratios") or {}
     if rt:
         lines.append("")
@@ -276,7 +303,8 @@ def _lookup_table(lookup: dict[str, Any]) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts and a 10,000-entry register")
-    parser.add_argument("--parts", default="lookup,e2e,store", help="comma separated: lookup,e2e,store")
+    parser.add_argument("--parts", default="lookup,e2e,store,report",
+                        help="comma separated: lookup,e2e,store,report")
     parser.add_argument("--targets", default="", help="only these e2e targets (floor,echo_stock,check,"
                                                        "check_stock_adapter)")
     parser.add_argument("--entries", type=int, default=0, help="register size (default 100,000; quick 10,000)")
@@ -318,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
             run_e2e(args, workdir, report)
         if "store" in parts:
             run_store(args, workdir, report)
+        if "report" in parts:
+            run_report(args, workdir, report)
     report["load_average_end"] = load_average()
     report["ratios"] = ratios(report)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
