@@ -140,6 +140,13 @@ class Entry:
     expires_on: date | None = None
     incident_refs: list[str] = field(default_factory=list)
     updated_at: datetime | None = None
+    #: lifecycle (entries made from an approval): the approver who owns its reviews, when the customer was told
+    #: in writing or why not, and every change as an event ({"at", "by", "event", "detail"}): corrections are
+    #: recorded, never overwritten
+    owner_id: str = ""
+    notified_on: date | None = None
+    notification_withheld: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     def is_live(self, today: date) -> bool:
         """Active and inside its dates. Expiry is decided by date, never by a store's TTL: at the review date the
@@ -171,6 +178,10 @@ class Entry:
             "expires_on": _iso(self.expires_on),
             "incident_refs": list(self.incident_refs),
             "updated_at": _iso(self.updated_at),
+            "owner_id": self.owner_id,
+            "notified_on": _iso(self.notified_on),
+            "notification_withheld": self.notification_withheld,
+            "history": [dict(h) for h in self.history],
         }
 
     @classmethod
@@ -190,6 +201,10 @@ class Entry:
             expires_on=_d(data.get("expires_on")),
             incident_refs=list(data.get("incident_refs") or []),
             updated_at=_dt(data.get("updated_at")),
+            owner_id=data.get("owner_id") or "",
+            notified_on=_d(data.get("notified_on")),
+            notification_withheld=data.get("notification_withheld") or "",
+            history=[dict(h) for h in data.get("history") or [] if isinstance(h, dict)],
         )
 
 
@@ -197,6 +212,47 @@ class IncidentStatus(StrEnum):
     PENDING = "pending"  # reported, awaiting a decision
     DECIDED = "decided"  # an entry was made or amended from it
     REJECTED = "rejected"
+
+
+class DecisionKind(StrEnum):
+    NO_ACTION = "no_action"
+    INFORMAL_WARNING = "informal_warning"
+    FORMAL_WARNING = "formal_warning"
+    RESTRICTION = "restriction"
+    REJECTED = "rejected"  # the report itself was rejected (not a matter for the register)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the approver decided on an incident, by whom and when; for a restriction, what the entry says."""
+
+    kind: DecisionKind
+    by: Actor
+    at: datetime
+    reason: str = ""  # in words fit for the customer's letter (or why the report was rejected)
+    restrictions: tuple[str, ...] = ()
+    restriction_other: str = ""
+    guidance: str = ""
+    review_on: date | None = None
+    notify: bool = True  # the customer will be told in writing
+    withheld_reason: str = ""
+    entry_ref: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "by": self.by.to_dict(), "at": self.at.isoformat(), "reason": self.reason,
+                "restrictions": list(self.restrictions), "restriction_other": self.restriction_other,
+                "guidance": self.guidance, "review_on": _iso(self.review_on), "notify": self.notify,
+                "withheld_reason": self.withheld_reason, "entry_ref": self.entry_ref}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        return cls(kind=DecisionKind(data["kind"]), by=Actor.from_dict(data.get("by") or {}),
+                   at=_required_dt(data, "at", "decision"), reason=str(data.get("reason") or ""),
+                   restrictions=tuple(str(r) for r in data.get("restrictions") or ()),
+                   restriction_other=str(data.get("restriction_other") or ""),
+                   guidance=str(data.get("guidance") or ""), review_on=_d(data.get("review_on")),
+                   notify=data.get("notify") is not False, withheld_reason=str(data.get("withheld_reason") or ""),
+                   entry_ref=str(data.get("entry_ref") or ""))
 
 
 @dataclass(slots=True)
@@ -229,6 +285,9 @@ class Incident:
     approver_id: str = ""  # Entra object id of the approver the reporter chose
     approver_name: str = ""
     draft_id: str = ""  # the draft it was submitted from: a second submit of that draft finds this incident
+    decision: Decision | None = None
+    #: the approver's questions and the reporter's answers ({"at", "by", "question", "answer", "answered_at"})
+    questions: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -256,6 +315,8 @@ class Incident:
             "approver_id": self.approver_id,
             "approver_name": self.approver_name,
             "draft_id": self.draft_id,
+            "decision": self.decision.to_dict() if self.decision else None,
+            "questions": [dict(q) for q in self.questions],
         }
 
     @classmethod
@@ -265,6 +326,7 @@ class Incident:
             "person_name", "person_description", "other_names", "recommendation", "restriction_other",
             "approver_id", "approver_name", "draft_id")}
         reporter = data.get("reporter")
+        decision = data.get("decision")
         return cls(
             ref=data["ref"],
             address=Address.from_dict(data.get("address")),
@@ -276,6 +338,8 @@ class Incident:
             injured=data.get("injured") is True,
             police=data.get("police") is True,
             recommended_restrictions=[str(r) for r in data.get("recommended_restrictions") or ()],
+            decision=Decision.from_dict(decision) if isinstance(decision, dict) else None,
+            questions=[dict(q) for q in data.get("questions") or [] if isinstance(q, dict)],
             **text,
         )
 

@@ -203,6 +203,8 @@ class Register:
         report = ImportReport()
         for entry in entries:
             existing = await self.store.get_entry(entry.ref)
+            if existing is not None:
+                entry = _keep_lifecycle(existing.value, entry)
             if existing is None:
                 result: Saved[Entry] | Conflict = await self.store.create_entry(entry)
                 bucket = report.created
@@ -233,6 +235,15 @@ class Register:
         if isinstance(result, Saved):
             self.index.put_incident(incident)
         return result
+
+
+def _keep_lifecycle(current: Entry, imported: Entry) -> Entry:
+    """The import format has no columns for an entry's owner, notification or history: an import (a re-import of
+    an export, say) keeps them as they are instead of erasing them."""
+    return replace(imported, owner_id=imported.owner_id or current.owner_id,
+                   notified_on=imported.notified_on or current.notified_on,
+                   notification_withheld=imported.notification_withheld or current.notification_withheld,
+                   history=imported.history or current.history)
 
 
 def _same(a: Entry, b: Entry) -> bool:
