@@ -320,3 +320,95 @@ def report_address_read(address: str) -> str:
 
 def report_known_here(refs: str) -> str:
     return f"The register already holds {refs} at this address: your report will be added for the approver."
+
+
+# --- approvals -----------------------------------------------------------------------------------------------
+
+APPROVAL_FALLBACK = "A report awaits your decision: open this message in Microsoft Teams."
+APPROVAL_NARRATIVE_SHORTENED = "Shortened here: the full account is in the subject access export."
+APPROVAL_RELATED_NONE = "Nothing else on the register at this property or for this person."
+APPROVAL_DECIDE_HEADING = "Your decision"
+APPROVAL_APPROVE = "Approve"
+APPROVAL_REJECT = "Reject report"
+APPROVAL_ASK = "Ask the reporter"
+APPROVAL_QUESTION_LABEL = "Question for the reporter"
+APPROVAL_DECISION_LABEL = "Decision"
+APPROVAL_RESTRICTIONS_LABEL = "Restrictions"
+APPROVAL_OTHER_LABEL = "Other restriction"
+APPROVAL_GUIDANCE_LABEL = "Staff guidance (plain words)"
+APPROVAL_REASON_LABEL = "Reason (for the letter to the customer)"
+APPROVAL_REVIEW_LABEL = "Review date"
+APPROVAL_NOTIFY_LABEL = "Customer notification"
+APPROVAL_NOTIFY_YES = "Will be told in writing"
+APPROVAL_NOTIFY_NO = "Withheld (it would put staff at risk)"
+APPROVAL_WITHHELD_LABEL = "Why notification is withheld"
+APPROVAL_REJECT_LABEL = "Reason for rejecting (if you reject)"
+APPROVAL_FIX_PROBLEMS = "Nothing was decided yet: please check the answers marked below."
+APPROVAL_READ_ONLY = "Only the approver chosen for this report, or an administrator, can decide on it."
+APPROVAL_OWN_REPORT = "You reported this incident, so you can't decide on it: another approver will."
+APPROVAL_QUESTION_SENT = "Your question was sent to the reporter. Their answer will appear on this card."
+DECISION_TITLES: Mapping[str, str] = MappingProxyType({
+    "no_action": "No action",
+    "informal_warning": "Informal warning",
+    "formal_warning": "Formal warning",
+    "restriction": "Restriction",
+    "rejected": "Report rejected",
+})
+REFUSAL: Mapping[str, str] = MappingProxyType({
+    "missing": "There is no such report.",
+    "own_report": "You reported this incident, so you can't decide on it: another approver will.",
+    "not_assigned": "Only the approver chosen for this report, or an administrator, can decide on it.",
+    "not_approver": "You no longer hold the approver role, so you can't decide on this report.",
+})
+PENDING_LIST_TITLE = "Reports awaiting a decision"
+PENDING_LIST_NONE = "No report is waiting for a decision."
+OPEN_BUTTON = "Open"
+
+
+def approval_title(ref: str) -> str:
+    return f"Decision needed: report {ref}"
+
+
+def approval_reported(when: date, area: str, reporter: str) -> str:
+    return f"Reported {format_date(when)} by {reporter or 'a member of staff'}" + (f", {area}" if area else "")
+
+
+def decided_line(kind: str, by: str, when: date) -> str:
+    return f"Decided: {DECISION_TITLES.get(kind, kind)}, by {by or 'an approver'} on {format_date(when)}."
+
+
+def decided_entry(ref: str) -> str:
+    return f"Register entry: {ref}"
+
+
+def awaiting(approver: str) -> str:
+    return f"Awaiting a decision by {approver}." if approver else "Awaiting a decision."
+
+
+def pending_line(ref: str, when: date, area: str, approver: str) -> str:
+    return f"{ref}, reported {format_date(when)}" + (f", {area}" if area else "") + (
+        f": {approver}" if approver else "")
+
+
+def reporter_outcome(ref: str, kind: str) -> str:
+    """What the reporter is told: the outcome, never the approver's letter wording."""
+    return {
+        "restriction": f"Your report {ref} was decided: restrictions now apply, and colleagues checking will see them.",
+        "formal_warning": f"Your report {ref} was decided: a formal warning.",
+        "informal_warning": f"Your report {ref} was decided: an informal warning.",
+        "no_action": f"Your report {ref} was decided: no action on the register.",
+        "rejected": f"Your report {ref} was closed without an entry on the register.",
+    }.get(kind, f"Your report {ref} was decided.")
+
+
+def question_for_reporter(ref: str, question: str) -> str:
+    return f"The approver has a question about your report {ref}: {question}"
+
+
+def approver_new_report(ref: str) -> str:
+    return f"A new report, {ref}, awaits your decision."
+
+
+def approval_undeliverable(ref: str, approver: str) -> str:
+    return (f"The approval card for report {ref} could not be sent to {approver or 'its approver'} (they may not "
+            "have opened the bot yet). Type pending to open it.")

@@ -13,4 +13,13 @@ REPORT_BACK = "report.back"  # save what was typed and go back a step, unjudged
 REPORT_EDIT = "report.edit"  # from the review: go to a step
 REPORT_SUBMIT = "report.submit"
 
-CARD_VERBS = frozenset({CHECK, REPORT_START, REPORT_CONTINUE, REPORT_NEXT, REPORT_BACK, REPORT_EDIT, REPORT_SUBMIT})
+APPROVAL_OPEN = "approval.open"  # open an incident's approval card (the `pending` list)
+APPROVAL_DECIDE = "approval.decide"  # Approve, with the decision's inputs
+APPROVAL_REJECT = "approval.reject"
+APPROVAL_ASK = "approval.ask"  # ask the reporter for more information
+APPROVAL_REFRESH = "approval.refresh"  # Teams asks for the user-specific view of an approval card
+REPORT_ANSWER = "report.answer"  # the reporter answers the approver's question
+
+CARD_VERBS = frozenset({CHECK, REPORT_START, REPORT_CONTINUE, REPORT_NEXT, REPORT_BACK, REPORT_EDIT, REPORT_SUBMIT,
+                        APPROVAL_OPEN, APPROVAL_DECIDE, APPROVAL_REJECT, APPROVAL_ASK, APPROVAL_REFRESH,
+                        REPORT_ANSWER})
