@@ -15,7 +15,7 @@ from pathlib import Path
 
 from register.csvio import read_csv, write_csv
 from register.demo import demo_entries, demo_incidents
-from register.governance import RetentionPolicy, run_retention, subject_access, subject_access_html
+from register.governance import PolicyError, RetentionPolicy, run_retention, subject_access, subject_access_html
 from register.matching import LookupResult
 from register.model import Actor
 from register.permissions import Role
@@ -206,18 +206,14 @@ async def _audit(register: Register, args: argparse.Namespace) -> int:
     return 0
 
 
-def _policy() -> RetentionPolicy:
-    default = RetentionPolicy()
-    env = os.environ
-    return RetentionPolicy(
-        closed_days=int(env.get("REGISTER_RETENTION_DAYS") or default.closed_days),
-        rejected_days=int(env.get("REGISTER_REJECTED_RETENTION_DAYS") or default.rejected_days),
-        audit_days=int(env.get("REGISTER_AUDIT_RETENTION_DAYS") or default.audit_days),
-    )
-
-
 async def _retention(register: Register, args: argparse.Namespace) -> int:
-    plan = await run_retention(register, _policy(), _actor(), dry_run=args.dry_run)
+    try:
+        policy = RetentionPolicy.from_settings(os.environ)
+    except PolicyError as exc:
+        await register.audit(_actor(), "retention_refused", conversation_type="cli", outcome=str(exc))
+        print(f"register-admin: retention refused: {exc}", file=sys.stderr)
+        return 2
+    plan = await run_retention(register, policy, _actor(), dry_run=args.dry_run)
     verb = "would purge" if args.dry_run else "purged"
     for purge in plan.purges:
         print(f"{verb} {purge.kind} {purge.ref} ({purge.reason})")

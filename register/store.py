@@ -17,6 +17,13 @@ from register.model import AuditRecord, ConversationRef, Entry, Incident
 
 T = TypeVar("T")
 
+#: The audit trail's floor, in days: no audit record (nor its reference index) younger than this can be deleted,
+#: whatever a caller passes; each backend enforces it itself (SQLite in a trigger against its own clock, Cosmos in
+#: the purge code). 7 x 365 days = the 6 years the policy keeps closed entries by default, plus the 12 months an
+#: entry can run before it must be reviewed: the trail outlives the entries it explains. Not configurable: a
+#: floor that a setting can lower is not a floor. `RetentionPolicy` refuses anything shorter (docs: SECURITY.md).
+AUDIT_FLOOR_DAYS = 7 * 365
+
 
 @dataclass(frozen=True, slots=True)
 class Saved(Generic[T]):
@@ -89,4 +96,5 @@ class Store(Protocol):
     async def delete_entry(self, ref: str) -> bool: ...
     async def delete_incident(self, ref: str) -> bool: ...
     async def purge_audit(self, before: datetime) -> int:
-        """Delete audit records older than `before` (the audit retention period). Nothing else edits the trail."""
+        """Delete audit records older than `before` (the audit retention period) and their reference index, but
+        never one younger than AUDIT_FLOOR_DAYS, whatever `before` says. Nothing else edits the trail."""

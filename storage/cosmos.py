@@ -55,7 +55,7 @@ from azure.cosmos.documents import ConnectionPolicy, RetryOptions
 from azure.cosmos.exceptions import CosmosClientTimeoutError, CosmosHttpResponseError
 
 from register.model import AuditRecord, ConversationRef, Entry, Incident
-from register.store import Changes, Conflict, Saved, StoreUnavailable
+from register.store import AUDIT_FLOOR_DAYS, Changes, Conflict, Saved, StoreUnavailable
 
 log = logging.getLogger("register.storage.cosmos")
 
@@ -845,13 +845,18 @@ class CosmosStore:
         return await self._delete(INCIDENTS, doc_id(ref), ref)
 
     async def purge_audit(self, before: datetime) -> int:
-        """Delete audit records with `at` < `before`: one cross-partition query for their ids (only days
-        up to `before`), then point deletes, a few at a time. Nothing at or after the cutoff is touched."""
-        sql = "SELECT c.id, c.pk FROM c WHERE c.at_us < @before"
-        old = await self._query(AUDIT, sql, [{"name": "@before", "value": epoch_us(before)}])
+        """Delete audit records with `at` < `before`, but never one inside the floor (AUDIT_FLOOR_DAYS, by this
+        process's clock), whatever `before` says: one cross-partition query for their ids, then point deletes, a
+        few at a time. The reference index is the `refs` array inside each record, so it goes with its record
+        and nothing else deletes it."""
+        cutoff = min(epoch_us(before), epoch_us(datetime.now(UTC) - timedelta(days=AUDIT_FLOOR_DAYS)))
+        sql = "SELECT c.id, c.pk, c.at_us FROM c WHERE c.at_us < @before"
+        old = await self._query(AUDIT, sql, [{"name": "@before", "value": cutoff}])
         gate = asyncio.Semaphore(8)
 
         async def one(doc: dict[str, Any]) -> bool:
+            if not isinstance(doc.get("at_us"), int) or doc["at_us"] >= cutoff:
+                return False  # belt and braces: only what the query was asked for
             async with gate:
                 return await self._delete(AUDIT, doc["id"], doc["pk"])
 

@@ -12,14 +12,14 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
 from register.model import AuditRecord, ConversationRef, Entry, Incident
-from register.store import Changes, Conflict, Saved, StoreUnavailable
+from register.store import AUDIT_FLOOR_DAYS, Changes, Conflict, Saved, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -31,11 +31,20 @@ def _unavailable(exc: sqlite3.OperationalError) -> StoreUnavailable:
     return unavailable
 
 
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
 
-_SCHEMA = """
+#: A record is "past the floor" when SQLite's own clock says it is older than AUDIT_FLOOR_DAYS. An `at` that SQLite
+#: cannot read counts as inside the floor (fail closed).
+_INSIDE_FLOOR = f"COALESCE(julianday({{at}}) >= julianday('now', '-{AUDIT_FLOOR_DAYS} days'), 1)"
+
+_SCHEMA = f"""
+BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS docs (
     kind TEXT NOT NULL,
     id   TEXT NOT NULL,
@@ -57,16 +66,42 @@ CREATE TABLE IF NOT EXISTS audit_refs (
     ref TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_refs_ref ON audit_refs (ref);
-CREATE TABLE IF NOT EXISTS audit_purge_floor (value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_refs_seq ON audit_refs (audit_seq);
+CREATE TABLE IF NOT EXISTS audit_seals (
+    n    INTEGER PRIMARY KEY,
+    body TEXT NOT NULL
+);
+-- The audit trail, its reference index and its seals are append-only. Deletion is possible only for records
+-- past the floor, judged by the database's own clock (never by a value a caller writes), and for their index
+-- rows. INSERT OR REPLACE would delete without firing the delete triggers, so an insert may not reuse a key.
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_delete_only_past_retention BEFORE DELETE ON audit
-    WHEN old.at >= COALESCE((SELECT value FROM audit_purge_floor), '')
+CREATE TRIGGER IF NOT EXISTS audit_no_replace BEFORE INSERT ON audit
+    WHEN EXISTS (SELECT 1 FROM audit WHERE id = new.id OR seq = new.seq)
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_delete_only_past_floor BEFORE DELETE ON audit
+    WHEN {_INSIDE_FLOOR.format(at="old.at")}
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_refs_no_update BEFORE UPDATE ON audit_refs
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_refs_delete_only_past_floor BEFORE DELETE ON audit_refs
+    WHEN EXISTS (SELECT 1 FROM audit WHERE seq = old.audit_seq AND {_INSIDE_FLOOR.format(at="at")})
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_seals_no_update BEFORE UPDATE ON audit_seals
+    BEGIN SELECT RAISE(ABORT, 'the audit seals are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_seals_no_delete BEFORE DELETE ON audit_seals
+    BEGIN SELECT RAISE(ABORT, 'the audit seals are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_seals_no_replace BEFORE INSERT ON audit_seals
+    WHEN EXISTS (SELECT 1 FROM audit_seals WHERE n = new.n)
+    BEGIN SELECT RAISE(ABORT, 'the audit seals are append-only'); END;
+-- before the floor was the database's own: a cut-off the purge wrote into a table, which the trigger trusted
+DROP TRIGGER IF EXISTS audit_delete_only_past_retention;
+DROP TABLE IF EXISTS audit_purge_floor;
 CREATE TABLE IF NOT EXISTS counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
+COMMIT;
 """
 
 ENTRY, INCIDENT, CONVERSATION, SETTING = "entry", "incident", "conversation", "setting"
@@ -373,16 +408,14 @@ class SQLiteStore:
 
     async def purge_audit(self, before: datetime) -> int:
         def _purge() -> int:
-            cutoff = before.isoformat()
+            # The triggers refuse to delete anything inside the floor whatever `before` says; the same condition
+            # here keeps one too-young record from aborting the whole purge.
+            past = f"julianday(at) < julianday(?) AND NOT {_INSIDE_FLOOR.format(at='at')}"
+            cutoff = _utc(before).isoformat()
             with self._tx():
-                # The trigger refuses to delete anything at or after the floor: retention can only take the past.
-                self.conn.execute("DELETE FROM audit_purge_floor")
-                self.conn.execute("INSERT INTO audit_purge_floor (value) VALUES (?)", (cutoff,))
                 self.conn.execute(
-                    "DELETE FROM audit_refs WHERE audit_seq IN (SELECT seq FROM audit WHERE at < ?)", (cutoff,))
-                count = self.conn.execute("DELETE FROM audit WHERE at < ?", (cutoff,)).rowcount
-                self.conn.execute("DELETE FROM audit_purge_floor")
-            return count
+                    f"DELETE FROM audit_refs WHERE audit_seq IN (SELECT seq FROM audit WHERE {past})", (cutoff,))
+                return self.conn.execute(f"DELETE FROM audit WHERE {past}", (cutoff,)).rowcount
 
         return await self._write(_purge)
 

@@ -19,7 +19,7 @@ from register.model import (
     Status,
     Subject,
 )
-from register.store import Changes, Conflict, Saved, Store
+from register.store import AUDIT_FLOOR_DAYS, Changes, Conflict, Saved, Store
 
 
 def make_entry(ref: str = "MCR-2026-0001", **kw) -> Entry:
@@ -198,6 +198,21 @@ class StoreContract:
         assert await store.list_audit() == [recent]
         assert await store.list_audit(ref="MCR-2019-0001") == [recent]
         assert await store.purge_audit(t0 + timedelta(days=1)) == 0
+
+    async def test_purge_audit_never_reaches_inside_the_floor_whatever_it_is_told(self, store: Store):
+        """`REGISTER_AUDIT_RETENTION_DAYS=-1` used to purge everything: the store itself keeps every record younger
+        than AUDIT_FLOOR_DAYS, and its reference index with it, even when asked to purge up to the far future."""
+        now = datetime.now(UTC)
+        past = make_audit(("MCR-2018-0001",), at=now - timedelta(days=AUDIT_FLOOR_DAYS + 30))
+        inside = [make_audit(("MCR-2018-0001",), at=now - timedelta(days=AUDIT_FLOOR_DAYS - 1)),
+                  make_audit(("MCR-2018-0001",), at=now - timedelta(minutes=1)),
+                  make_audit(("MCR-2018-0001",), at=now + timedelta(days=1))]
+        for record in (past, *inside):
+            await store.append_audit(record)
+        assert await store.purge_audit(now + timedelta(days=3650)) == 1
+        assert await store.purge_audit(datetime(9999, 1, 1, tzinfo=UTC)) == 0
+        assert await store.list_audit() == inside
+        assert await store.list_audit(ref="MCR-2018-0001") == inside
 
     async def test_settings_documents_are_etag_checked(self, store: Store):
         assert await store.get_setting("roles") is None

@@ -745,7 +745,7 @@ async def test_audit_time_ranges_across_days_and_long_ranges(store):
 
 @pytest.mark.cosmos
 async def test_purge_cuts_inside_a_day_partition_and_touches_nothing_after_the_cutoff(store):
-    day = datetime(2026, 3, 1, tzinfo=UTC)
+    day = datetime(2018, 3, 1, tzinfo=UTC)  # past the floor: nothing younger can be purged
     times = [day + timedelta(hours=10), day + timedelta(days=1, hours=9), day + timedelta(days=1, hours=11),
              day + timedelta(days=2)]
     records = [make_audit(at=t) for t in times]

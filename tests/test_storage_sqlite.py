@@ -58,6 +58,62 @@ async def test_audit_rows_cannot_be_changed_even_with_raw_sql(tmp_path):
     conn.close()
 
 
+async def test_the_reference_index_and_the_floor_hold_against_raw_sql(tmp_path):
+    """Someone with the file but not the will to drop triggers: `audit --ref` and the subject access export read
+    the reference index, so it is as append-only as the records; a cut-off written into the file is not trusted
+    (the floor is the database's own clock); INSERT OR REPLACE, which deletes without firing delete triggers, is
+    refused too."""
+    store = await SQLiteStore.open(tmp_path / "r.db")
+    kept = make_audit(("MCR-2026-0001",))
+    await store.append_audit(kept)
+    await store.close()
+    conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    try:
+        for sql in ("DELETE FROM audit_refs", "UPDATE audit_refs SET ref = 'MCR-0000-0000'",
+                    "INSERT OR REPLACE INTO audit (seq, id, at, body) SELECT seq, id, at, '{}' FROM audit",
+                    "INSERT OR REPLACE INTO audit (id, at, body) SELECT id, at, '{}' FROM audit"):
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                conn.execute(sql)
+        # the cut-off the purge used to write, and the trigger used to trust
+        conn.execute("CREATE TABLE IF NOT EXISTS audit_purge_floor (value TEXT NOT NULL)")
+        conn.execute("INSERT INTO audit_purge_floor (value) VALUES ('9999-12-31')")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            conn.execute("DELETE FROM audit")
+    finally:
+        conn.close()
+    store = await SQLiteStore.open(tmp_path / "r.db")
+    try:
+        assert await store.list_audit(ref="MCR-2026-0001") == [kept]
+    finally:
+        await store.close()
+
+
+async def test_a_file_made_by_the_old_schema_loses_the_trusting_trigger(tmp_path):
+    """A register file created before the floor moved into the database keeps its data and gets the new guard."""
+    conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    conn.executescript("""
+        CREATE TABLE audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, at TEXT NOT NULL,
+                            body TEXT NOT NULL);
+        CREATE TABLE audit_purge_floor (value TEXT NOT NULL);
+        CREATE TRIGGER audit_delete_only_past_retention BEFORE DELETE ON audit
+            WHEN old.at >= COALESCE((SELECT value FROM audit_purge_floor), '')
+            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    """)
+    conn.close()
+    store = await SQLiteStore.open(tmp_path / "r.db")
+    await store.append_audit(make_audit())
+    await store.close()
+    conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert "audit_purge_floor" not in names and "audit_delete_only_past_retention" not in names
+        assert "audit_delete_only_past_floor" in names
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            conn.execute("DELETE FROM audit")
+    finally:
+        conn.close()
+
+
 def _count_batches(store: SQLiteStore) -> list[int]:
     """Record the size of every batch the store's worker applies (the group commit)."""
     sizes: list[int] = []
