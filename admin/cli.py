@@ -19,6 +19,7 @@ from register.governance import PolicyError, RetentionPolicy, run_retention, sub
 from register.matching import LookupResult
 from register.model import Actor
 from register.permissions import Role
+from register.sealing import Seal, seal_audit, verify_audit
 from register.service import Register
 from register.store import StoreUnavailable
 from storage import describe, open_store
@@ -47,7 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--output", "-o", type=Path, help="write to this file instead of standard output")
     sub.add_parser("demo", help="load the demo register (fictional people)")
     sub.add_parser("init", help="create the store's database and containers (idempotent)")
-    aud = sub.add_parser("audit", help="export the audit trail (JSON lines)")
+    aud = sub.add_parser("audit", help="export the audit trail (JSON lines), seal it, or verify its seals")
+    aud.add_argument("action", nargs="?", choices=("export", "seal", "verify"), default="export",
+                     help="export (default): JSON lines; seal: seal the records not sealed yet; verify: check "
+                          "every seal and name the first record altered, removed or inserted out of order")
+    aud.add_argument("--expect", metavar="DIGEST",
+                     help="verify: a seal digest kept elsewhere earlier, which the chain must still contain")
     aud.add_argument("--from", dest="since", type=_day, help="first day, YYYY-MM-DD (inclusive)")
     aud.add_argument("--to", dest="until", type=_day, help="last day, YYYY-MM-DD (inclusive)")
     aud.add_argument("--ref", help="only records that name this reference")
@@ -195,6 +201,16 @@ async def _demo(register: Register, args: argparse.Namespace) -> int:
 
 
 async def _audit(register: Register, args: argparse.Namespace) -> int:
+    if args.action != "export" and (args.since or args.until or args.ref):
+        print("register-admin: --from, --to and --ref apply to the export only", file=sys.stderr)
+        return 2
+    if args.expect and args.action != "verify":
+        print("register-admin: --expect applies to verify only", file=sys.stderr)
+        return 2
+    if args.action == "seal":
+        return await _audit_seal(register)
+    if args.action == "verify":
+        return await _audit_verify(register, args.expect)
     since = datetime.combine(args.since, time.min, tzinfo=UTC) if args.since else None
     until = datetime.combine(args.until + timedelta(days=1), time.min, tzinfo=UTC) if args.until else None
     records = await register.store.list_audit(ref=args.ref, since=since, until=until)
@@ -204,6 +220,38 @@ async def _audit(register: Register, args: argparse.Namespace) -> int:
                          outcome=f"records={len(records)}")
     print(f"exported {len(records)} audit record(s)", file=sys.stderr)
     return 0
+
+
+def _seal_line(seal: Seal | None) -> str:
+    if seal is None:
+        return "no seals yet: run `register-admin audit seal`"
+    return (f"latest seal: #{seal.n}, sealed {seal.sealed_at} by {seal.sealed_by}, digest sha256:{seal.digest}\n"
+            "keep this digest somewhere the register's database administrators cannot change it; "
+            "`register-admin audit verify --expect DIGEST` checks the chain still holds it")
+
+
+async def _audit_seal(register: Register) -> int:
+    actor = _actor()
+    made = await seal_audit(register.store, register.clock(), actor.user_id)
+    count = sum(len(s.records) for s in made)
+    print(f"sealed {count} record(s) in {len(made)} seal(s)" if made else "nothing new to seal")
+    print(_seal_line(await register.store.latest_seal()))
+    await register.audit(actor, "audit_seal", conversation_type="cli",
+                         outcome=f"seals={len(made)} records={count}")
+    return 0
+
+
+async def _audit_verify(register: Register, expect: str | None) -> int:
+    result = await verify_audit(register.store, register.clock(), expect=expect)
+    if result.intact:
+        print(f"audit trail intact: {result.seals} seal(s), {result.records} record(s) verified, "
+              f"{result.purged} purged by retention, {result.unsealed} not sealed yet")
+    else:
+        print(f"TAMPERED: {result.finding}")
+    print(_seal_line(await register.store.latest_seal()))
+    await register.audit(_actor(), "audit_verify", conversation_type="cli",
+                         outcome="intact" if result.intact else f"tampered: {result.finding}")
+    return 0 if result.intact else 1
 
 
 async def _retention(register: Register, args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from cards import messages
 from cards.builders import error_card
 from register.demo import demo_entries, demo_incidents
 from register.model import Actor
+from register.sealing import keep_sealed
 from register.service import Register
 from register.store import Store, StoreUnavailable
 from storage import describe, open_store
@@ -180,12 +181,17 @@ def create_app(settings: Settings, store: Store | None = None, *,
         app[BOT] = RegisterBot(build_router(register, notifier.notify), app[STORE],
                                tenant_allowed=settings.tenant_allowed, on_refusal=refused)
         poller = asyncio.create_task(register.keep_fresh(settings.refresh_seconds))
+        # Tamper evidence beside the turns, never in their path: a check only appends its record (register/sealing.py).
+        sealer = (asyncio.create_task(keep_sealed(app[STORE], settings.seal_minutes * 60, SYSTEM.user_id))
+                  if settings.seal_minutes else None)
         log.info("register bot ready: %d entries indexed from %s", len(register.index), describe(settings.env))
         yield
         await notifier.drain()
-        poller.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await poller
+        for task in (poller, sealer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await close_adapter(adapter)
         if store is None:
             await app[STORE].close()

@@ -15,7 +15,6 @@ from register.model import Actor, AuditRecord, Entry, Incident, IncidentStatus, 
 from register.service import Register
 from register.store import AUDIT_FLOOR_DAYS
 
-
 #: The longest a retention setting may be (100 years): beyond it a date overflows, and it is surely a typo.
 MAX_RETENTION_DAYS = 100 * 365
 #: How long an entry can run between its decision and its (review or) expiry without a review extending it.

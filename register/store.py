@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from register.model import AuditRecord, ConversationRef, Entry, Incident
+
+if TYPE_CHECKING:
+    from register.sealing import Seal
 
 T = TypeVar("T")
 
@@ -77,8 +80,18 @@ class Store(Protocol):
     # audit (append-only: no update, no delete)
     async def append_audit(self, record: AuditRecord) -> None: ...
     async def list_audit(
-        self, *, ref: str | None = None, since: datetime | None = None, until: datetime | None = None
-    ) -> list[AuditRecord]: ...
+        self, *, ref: str | None = None, since: datetime | None = None, until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        """Records with since <= at < until (and naming `ref`). With `limit`, only the first `limit` by `at`."""
+
+    # audit seals (append-only, numbered 1, 2, 3...: register/sealing.py)
+    async def latest_seal(self) -> Seal | None: ...
+    async def append_seal(self, seal: Seal) -> Seal | Conflict:
+        """Create seal number `seal.n`; Conflict('exists') if that number is taken (another instance sealed)."""
+
+    async def list_seals(self, *, after: int = 0, limit: int = 100) -> list[Seal]:
+        """Seals numbered above `after`, in order, at most `limit`."""
 
     # conversation references (partition: the user id)
     async def save_conversation_ref(self, ref: ConversationRef) -> None: ...

@@ -1,7 +1,7 @@
 """Azure Cosmos DB backend (NoSQL API, `azure.cosmos.aio`), for running the bot on more than one instance.
 
 Layout (docs/cosmos.md, "Data in Cosmos DB", says why): one database (COSMOS_DATABASE, default
-`register`) with five containers, all partitioned on `/pk`, names optionally prefixed by
+`register`) with seven containers, all partitioned on `/pk`, names optionally prefixed by
 COSMOS_CONTAINER_PREFIX:
 
   entries        pk = entry ref        id = entry ref      one document per partition; etag writes
@@ -10,6 +10,7 @@ COSMOS_CONTAINER_PREFIX:
   conversations  pk = Teams user id    id = user id        upserted on every message, point reads
   counters       pk = counter name     id = counter name   etag read-modify-write
   settings       pk = setting name     id = setting name   small documents (the role table), etag writes
+  seals          pk = 'chain'          id = seal number    append-only seals of the audit trail (register/sealing.py)
 
 A document is the model's `to_dict()` plus `id`, `pk` and `write_id` (a fresh uuid per write, so that a
 write whose response was lost can be recognised as ours when its retry meets 409/412); audit documents also
@@ -55,6 +56,7 @@ from azure.cosmos.documents import ConnectionPolicy, RetryOptions
 from azure.cosmos.exceptions import CosmosClientTimeoutError, CosmosHttpResponseError
 
 from register.model import AuditRecord, ConversationRef, Entry, Incident
+from register.sealing import Seal, epoch_us, utc
 from register.store import AUDIT_FLOOR_DAYS, Changes, Conflict, Saved, StoreUnavailable
 
 log = logging.getLogger("register.storage.cosmos")
@@ -69,8 +71,11 @@ PK_PATH = "/pk"
 
 ENTRIES, INCIDENTS, AUDIT = "entries", "incidents", "audit"
 CONVERSATIONS, COUNTERS, SETTINGS = "conversations", "counters", "settings"
+SEALS = "seals"
+#: Every seal is in one logical partition: the chain is read in order, and written once every few minutes.
+SEALS_PK = "chain"
 QUERY_PAGE_SIZE = 1000
-CONTAINERS = (ENTRIES, INCIDENTS, AUDIT, CONVERSATIONS, COUNTERS, SETTINGS)
+CONTAINERS = (ENTRIES, INCIDENTS, AUDIT, CONVERSATIONS, COUNTERS, SETTINGS, SEALS)
 
 #: Indexing policy per container (docs/cosmos.md explains each). Everything queried is indexed; free text
 #: that is only ever displayed (guidance, contact, the raw address, the audit query text) is excluded: it
@@ -115,6 +120,12 @@ INDEXING_POLICIES: dict[str, dict[str, Any]] = {
         "indexingMode": "consistent",
         "automatic": True,
         "includedPaths": [],
+        "excludedPaths": [{"path": "/*"}],
+    },
+    SEALS: {  # read in order of the seal number; the record lists are never filtered on
+        "indexingMode": "consistent",
+        "automatic": True,
+        "includedPaths": [{"path": "/n/?"}, {"path": "/pk/?"}],
         "excludedPaths": [{"path": "/*"}],
     },
 }
@@ -397,24 +408,13 @@ def doc_id(key: str) -> str:
     return "~" + base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()).decode().rstrip("=")
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def epoch_us(moment: datetime) -> int:
-    return (_utc(moment) - _EPOCH) // timedelta(microseconds=1)
-
-
 def audit_partition(moment: datetime) -> str:
     """The audit partition of a record: its UTC day, `YYYY-MM-DD`."""
-    return _utc(moment).date().isoformat()
+    return utc(moment).date().isoformat()
 
 
 def audit_days(since: datetime, until: datetime) -> list[str]:
-    first, last = _utc(since).date(), _utc(until).date()
+    first, last = utc(since).date(), utc(until).date()
     return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
@@ -768,13 +768,14 @@ class CosmosStore:
                 raise ValueError(f"audit record id {record.id} already used for a different record")
 
     async def list_audit(
-        self, *, ref: str | None = None, since: datetime | None = None, until: datetime | None = None
+        self, *, ref: str | None = None, since: datetime | None = None, until: datetime | None = None,
+        limit: int | None = None,
     ) -> list[AuditRecord]:
         where: list[str] = []
         params: list[dict[str, Any]] = []
-        if since is not None and until is not None:
+        if since is not None and until is not None and (utc(until).date() - utc(since).date()).days < MAX_AUDIT_DAYS:
             days = audit_days(since, until)
-            if len(days) <= MAX_AUDIT_DAYS:
+            if days:
                 names = [f"@d{n}" for n in range(len(days))]
                 where.append(f"c.pk IN ({', '.join(names)})")
                 params += [{"name": n, "value": d} for n, d in zip(names, days, strict=True)]
@@ -787,8 +788,31 @@ class CosmosStore:
         if ref is not None:
             where.append("ARRAY_CONTAINS(c.refs, @ref)")
             params.append({"name": "@ref", "value": ref})
-        sql = "SELECT * FROM c" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY c.at_us"
+        top = ""
+        if limit is not None:
+            top = "TOP @limit "
+            params.append({"name": "@limit", "value": int(limit)})
+        sql = f"SELECT {top}* FROM c" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY c.at_us"
         return [AuditRecord.from_dict(d) for d in await self._query(AUDIT, sql, params)]
+
+    # audit seals (append-only: created with their number as id, never replaced or deleted by this class)
+
+    async def latest_seal(self) -> Seal | None:
+        docs = await self._query(SEALS, "SELECT TOP 1 * FROM c WHERE c.pk = @pk ORDER BY c.n DESC",
+                                 [{"name": "@pk", "value": SEALS_PK}], partition_key=SEALS_PK)
+        return Seal.from_dict(docs[0]) if docs else None
+
+    async def append_seal(self, seal: Seal) -> Seal | Conflict:
+        doc = {**seal.to_dict(), "id": f"{seal.n:012d}", "pk": SEALS_PK}
+        result = await self._create(SEALS, doc)
+        return result if isinstance(result, Conflict) else seal
+
+    async def list_seals(self, *, after: int = 0, limit: int = 100) -> list[Seal]:
+        docs = await self._query(
+            SEALS, "SELECT TOP @limit * FROM c WHERE c.pk = @pk AND c.n > @after ORDER BY c.n",
+            [{"name": "@limit", "value": int(limit)}, {"name": "@pk", "value": SEALS_PK},
+             {"name": "@after", "value": int(after)}], partition_key=SEALS_PK)
+        return [Seal.from_dict(d) for d in docs]
 
     # conversation references
 

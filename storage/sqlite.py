@@ -12,13 +12,14 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
 from register.model import AuditRecord, ConversationRef, Entry, Incident
+from register.sealing import Seal, utc
 from register.store import AUDIT_FLOOR_DAYS, Changes, Conflict, Saved, StoreUnavailable
 
 T = TypeVar("T")
@@ -29,10 +30,6 @@ def _unavailable(exc: sqlite3.OperationalError) -> StoreUnavailable:
     unavailable = StoreUnavailable(f"sqlite: {exc.__class__.__name__}")
     unavailable.__cause__ = exc
     return unavailable
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _dumps(value: Any) -> str:
@@ -342,7 +339,8 @@ class SQLiteStore:
         await self._write(_append)
 
     async def list_audit(
-        self, *, ref: str | None = None, since: datetime | None = None, until: datetime | None = None
+        self, *, ref: str | None = None, since: datetime | None = None, until: datetime | None = None,
+        limit: int | None = None,
     ) -> list[AuditRecord]:
         def _list() -> list[AuditRecord]:
             sql = "SELECT a.body FROM audit a"
@@ -359,10 +357,36 @@ class SQLiteStore:
                 args.append(until.isoformat())
             if where:
                 sql += " WHERE " + " AND ".join(where)
-            sql += " ORDER BY a.seq"
+            if limit is None:
+                sql += " ORDER BY a.seq"
+            else:
+                sql += " ORDER BY a.at, a.id LIMIT ?"
+                args.append(limit)
             return [AuditRecord.from_dict(orjson.loads(r[0])) for r in self.conn.execute(sql, args)]
 
         return await self._run(_list)
+
+    async def latest_seal(self) -> Seal | None:
+        row = await self._run(lambda: self.conn.execute(
+            "SELECT body FROM audit_seals ORDER BY n DESC LIMIT 1").fetchone())
+        return Seal.from_dict(orjson.loads(row[0])) if row else None
+
+    async def append_seal(self, seal: Seal) -> Seal | Conflict:
+        def _append() -> bool:
+            with self._tx():
+                try:
+                    self.conn.execute("INSERT INTO audit_seals (n, body) VALUES (?, ?)",
+                                      (seal.n, _dumps(seal.to_dict())))
+                except sqlite3.IntegrityError:
+                    return False
+            return True
+
+        return seal if await self._write(_append) else Conflict("exists")
+
+    async def list_seals(self, *, after: int = 0, limit: int = 100) -> list[Seal]:
+        rows = await self._run(lambda: self.conn.execute(
+            "SELECT body FROM audit_seals WHERE n > ? ORDER BY n LIMIT ?", (after, limit)).fetchall())
+        return [Seal.from_dict(orjson.loads(r[0])) for r in rows]
 
     async def save_conversation_ref(self, ref: ConversationRef) -> None:
         await self._write(self._replace, CONVERSATION, ref.user_id, ref.to_dict(), None)
@@ -411,7 +435,7 @@ class SQLiteStore:
             # The triggers refuse to delete anything inside the floor whatever `before` says; the same condition
             # here keeps one too-young record from aborting the whole purge.
             past = f"julianday(at) < julianday(?) AND NOT {_INSIDE_FLOOR.format(at='at')}"
-            cutoff = _utc(before).isoformat()
+            cutoff = utc(before).isoformat()
             with self._tx():
                 self.conn.execute(
                     f"DELETE FROM audit_refs WHERE audit_seq IN (SELECT seq FROM audit WHERE {past})", (cutoff,))

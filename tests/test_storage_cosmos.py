@@ -19,11 +19,15 @@ from azure.cosmos import PartitionKey
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from register.model import AuditRecord, Status
+from register.sealing import seal_audit, verify_audit
 from register.store import Conflict, Saved, StoreUnavailable
 from storage.cosmos import (
+    AUDIT,
     CONTAINERS,
     INDEXING_POLICIES,
     MAX_AUDIT_DAYS,
+    SEALS,
+    SEALS_PK,
     CosmosSettings,
     CosmosStore,
     RetryPolicy,
@@ -42,7 +46,7 @@ from storage.cosmos import (
 )
 from storage.cosmos_admin import InitError, indexing_differs, init, parse_throughput
 from tests.cosmos_server import EMULATOR_KEY, start_server, unique_database
-from tests.storage_contract import StoreContract, make_audit, make_entry
+from tests.storage_contract import AuditSealContract, StoreContract, make_audit, make_entry
 
 # the shared fixtures (tests/cosmos_server.py, through tests/conftest.py): server per session, env per session,
 # fresh database per test
@@ -74,9 +78,63 @@ async def raw_container(env: dict[str, str], base: str):
     return client, db, db.get_container_client(settings.container_name(base))
 
 
+class CosmosTamper:
+    """Someone with the account key: items replaced or deleted directly with the client, behind the store."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+
+    async def _with(self, base: str, change) -> None:
+        client, _, container = await raw_container(self.env, base)
+        try:
+            await change(container)
+        finally:
+            await client.close()
+
+    async def alter(self, record: AuditRecord, **changes: Any) -> None:
+        async def change(container) -> None:
+            doc = await container.read_item(doc_id(record.id), partition_key=audit_partition(record.at))
+            await container.replace_item(doc["id"], {**doc, **changes})
+
+        await self._with(AUDIT, change)
+
+    async def delete(self, record: AuditRecord) -> None:
+        await self._with(AUDIT, lambda c: c.delete_item(doc_id(record.id), partition_key=audit_partition(record.at)))
+
+    async def alter_seal(self, n: int, **changes: Any) -> None:
+        async def change(container) -> None:
+            doc = await container.read_item(f"{n:012d}", partition_key=SEALS_PK)
+            await container.replace_item(doc["id"], {**doc, **changes})
+
+        await self._with(SEALS, change)
+
+    async def delete_seal(self, n: int) -> None:
+        await self._with(SEALS, lambda c: c.delete_item(f"{n:012d}", partition_key=SEALS_PK))
+
+
+@pytest.fixture
+def tamper(fresh_cosmos_env):
+    return CosmosTamper(fresh_cosmos_env)
+
+
 @pytest.mark.cosmos
-class TestCosmosContract(StoreContract):
+class TestCosmosContract(StoreContract, AuditSealContract):
     pass
+
+
+@pytest.mark.cosmos
+async def test_two_instances_sealing_at_once_make_one_chain(two_instances):
+    a, b = two_instances
+    now = datetime.now(UTC)
+    records = [make_audit(at=now - timedelta(minutes=60 - n)) for n in range(7)]
+    for record in records:
+        await (a if record.id < "8" else b).append_audit(record)
+    made = await asyncio.gather(*(seal_audit(store, now, f"instance-{n}", max_records=2)
+                                  for n, store in enumerate((a, b, a, b))))
+    seals = await b.list_seals()
+    assert [s.n for s in seals] == [1, 2, 3, 4] and sum(len(m) for m in made) == 4
+    assert [r[1] for s in seals for r in s.records] == [r.id for r in records]
+    assert (await verify_audit(a, now)).intact
 
 
 # -- concurrency across instances ------------------------------------------------------------------

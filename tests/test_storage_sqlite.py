@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from datetime import UTC, datetime
 
 import pytest
 
+from register.sealing import GENESIS, build_seal
 from register.store import StoreUnavailable
 from storage.sqlite import SQLiteStore
-from tests.storage_contract import StoreContract, make_audit, make_entry
+from tests.storage_contract import AuditSealContract, StoreContract, make_audit, make_entry
 
 
 @pytest.fixture
@@ -20,7 +22,42 @@ async def store(tmp_path):
     await s.close()
 
 
-class TestSQLiteContract(StoreContract):
+class SQLiteTamper:
+    """Someone with the file and admin rights: the append-only triggers dropped, rows changed directly."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def _sql(self, sql: str, *args) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+                conn.execute(f"DROP TRIGGER {name}")
+            conn.execute(sql, args)
+        finally:
+            conn.close()
+
+    async def alter(self, record, **changes) -> None:
+        self._sql("UPDATE audit SET body = ? WHERE id = ?", json.dumps({**record.to_dict(), **changes}), record.id)
+
+    async def delete(self, record) -> None:
+        self._sql("DELETE FROM audit_refs WHERE audit_seq = (SELECT seq FROM audit WHERE id = ?)", record.id)
+        self._sql("DELETE FROM audit WHERE id = ?", record.id)
+
+    async def alter_seal(self, n: int, **changes) -> None:
+        for key, value in changes.items():
+            self._sql(f"UPDATE audit_seals SET body = json_set(body, '$.{key}', ?) WHERE n = ?", value, n)
+
+    async def delete_seal(self, n: int) -> None:
+        self._sql("DELETE FROM audit_seals WHERE n = ?", n)
+
+
+@pytest.fixture
+def tamper(tmp_path):
+    return SQLiteTamper(tmp_path / "register.db")
+
+
+class TestSQLiteContract(StoreContract, AuditSealContract):
     pass
 
 
@@ -66,12 +103,15 @@ async def test_the_reference_index_and_the_floor_hold_against_raw_sql(tmp_path):
     store = await SQLiteStore.open(tmp_path / "r.db")
     kept = make_audit(("MCR-2026-0001",))
     await store.append_audit(kept)
+    await store.append_seal(build_seal(1, 0, 1, [], GENESIS, datetime.now(UTC), "test"))
     await store.close()
     conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
     try:
         for sql in ("DELETE FROM audit_refs", "UPDATE audit_refs SET ref = 'MCR-0000-0000'",
                     "INSERT OR REPLACE INTO audit (seq, id, at, body) SELECT seq, id, at, '{}' FROM audit",
-                    "INSERT OR REPLACE INTO audit (id, at, body) SELECT id, at, '{}' FROM audit"):
+                    "INSERT OR REPLACE INTO audit (id, at, body) SELECT id, at, '{}' FROM audit",
+                    "DELETE FROM audit_seals", "UPDATE audit_seals SET body = '{}'",
+                    "INSERT OR REPLACE INTO audit_seals (n, body) VALUES (1, '{}')"):
             with pytest.raises(sqlite3.DatabaseError, match="append-only"):
                 conn.execute(sql)
         # the cut-off the purge used to write, and the trigger used to trust
