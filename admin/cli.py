@@ -119,7 +119,8 @@ async def _init() -> int:
 
 async def _import(register: Register, args: argparse.Namespace) -> int:
     try:
-        text = args.file.read_text(encoding="utf-8-sig")
+        with args.file.open(encoding="utf-8-sig", newline="") as f:  # the csv module handles line ends itself
+            text = f.read()
     except (OSError, UnicodeDecodeError) as exc:
         print(f"register-admin: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
@@ -180,7 +181,7 @@ async def _export(register: Register, args: argparse.Namespace) -> int:
     else:
         text = json.dumps([e.to_dict() for e in entries], indent=2) + "\n"
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        args.output.write_text(text, encoding="utf-8", newline="")
         print(f"exported {len(entries)} entries to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
