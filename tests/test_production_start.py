@@ -33,6 +33,7 @@ import aiohttp
 import pytest
 
 from tests.cosmos_server import EMULATOR_KEY, unique_database
+from tests.deploy_facts import start_command as entry_point
 from tests.jwt_issuer import JsonHandler, JwtIssuer
 from tests.teams import TENANT, ActivityFactory, free_port
 from tests.test_instances_cosmos import BotProcess, admin_cli
@@ -43,8 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: msaAppId all carry it in infra/azure.bicep.
 IDENTITY_CLIENT_ID = "3d9f0c1e-8b7a-4c55-9a21-5e6f7a8b9c0d"
 BOT_FRAMEWORK = "https://api.botframework.com"
-#: The start command, as installed by `pip install .` (pyproject's [project.scripts]).
-START_COMMAND = "register-bot"
+#: The start command, as installed by `pip install .` (pyproject's [project.scripts]): `register-bot`.
+START_COMMAND, _ = entry_point()
 #: Variables the bot must not inherit from the machine running the tests: it would then use a proxy, a password
 #: or a key, not the managed identity.
 NOT_INHERITED = ("MicrosoftAppId", "MicrosoftAppPassword", "MicrosoftAppType", "MicrosoftAppTenantId", "COSMOS_KEY",
