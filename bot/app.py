@@ -109,8 +109,15 @@ async def messages_endpoint(request: web.Request) -> web.StreamResponse:
                                        request.app[BOT])
 
 
+# What the unauthenticated endpoints answer: constant bodies, so that anyone who can reach them learns whether the
+# bot is up and ready, and nothing about the register (its size, when it grows, what is missing: those go to the log).
+ALIVE = {"status": "ok"}
+READY = {"ready": True}
+NOT_READY = {"ready": False}
+
+
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return web.json_response(ALIVE)
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -119,10 +126,11 @@ async def readyz(request: web.Request) -> web.Response:
     except (StoreUnavailable, TimeoutError) as exc:
         # The details (endpoint, what is missing) go to the log, not to whoever can reach this URL.
         log.warning("not ready: %s", exc or "the store did not answer in 2 s")
-        return web.json_response({"ready": False, "reason": "the register store is unavailable"}, status=503)
+        return web.json_response(NOT_READY, status=503)
     if not request.app[REGISTER].loaded:
-        return web.json_response({"ready": False, "reason": "the register has not loaded yet"}, status=503)
-    return web.json_response({"ready": True, "entries_indexed": len(request.app[REGISTER].index)})
+        log.warning("not ready: the register has not loaded yet")
+        return web.json_response(NOT_READY, status=503)
+    return web.json_response(READY)
 
 
 async def _on_turn_error(context: TurnContext, error: Exception) -> None:
