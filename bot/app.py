@@ -16,7 +16,7 @@ from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botframework.connector.auth import ServiceClientCredentialsFactory
 
-from bot.auth import process_authenticated, unauthorized
+from bot.auth import authenticate_caller, process_authenticated, unauthorized
 from bot.connector import build_adapter, close_adapter
 from bot.handlers import build_router
 from bot.settings import Settings, is_loopback
@@ -94,8 +94,14 @@ def validate_activity(body: bytes, settings: Settings) -> tuple[dict[str, Any] |
 
 async def messages_endpoint(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
-    if settings.authenticated and not request.headers.get("Authorization"):
-        return unauthorized()  # no token: nothing is parsed, and no reasons are given
+    adapter = request.app[ADAPTER]
+    caller = None
+    if settings.authenticated:
+        # Authenticate before anything else: without a valid token, a bare 401 whatever the body or its content
+        # type (nothing is read, parsed or explained). Our own wrapper: never the stock adapter's 500 (platform.md).
+        caller = await authenticate_caller(adapter.bot_framework_authentication, request.headers.get("Authorization"))
+        if caller is None:
+            return unauthorized()
     if request.content_type != "application/json":
         return web.json_response({"error": "send application/json"}, status=415)
     body = await request.read()
@@ -103,10 +109,8 @@ async def messages_endpoint(request: web.Request) -> web.StreamResponse:
     if activity is None:
         log.info("refused a request to /api/messages: %s", reason)
         return bad_request(reason)
-    adapter = request.app[ADAPTER]
-    # Our own authentication wrapper: every failure is a 401, never the stock adapter's 500 (platform.md).
     return await process_authenticated(adapter, adapter.bot_framework_authentication, request, activity,
-                                       request.app[BOT])
+                                       request.app[BOT], caller=caller)
 
 
 # What the unauthenticated endpoints answer: constant bodies, so that anyone who can reach them learns whether the
