@@ -52,6 +52,7 @@ from botframework.connector.auth import (
     ServiceClientCredentialsFactory,
 )
 from botframework.connector.auth import jwt_token_extractor as _sdk_jwt
+from msrest.serialization import Model
 
 from bot.connector import parse_activity
 
@@ -371,7 +372,10 @@ async def process_authenticated(
 
     invoke_response = await adapter.process_activity(result, activity, bot.on_turn)
     if invoke_response:
-        return web.json_response(data=serializer_helper(invoke_response.body), status=invoke_response.status)
+        body = invoke_response.body
+        if isinstance(body, Model):
+            body = serializer_helper(body)
+        return web.json_response(data=body, status=invoke_response.status)
     return web.Response(status=201)
 
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from botbuilder.core import ActivityHandler, InvokeResponse, MessageFactory, TurnContext
@@ -147,7 +148,9 @@ class RegisterBot(ActivityHandler):
     async def on_invoke_activity(self, turn_context: TurnContext):
         activity = turn_context.activity
         if activity.name != "adaptiveCard/action":
-            return await super().on_invoke_activity(turn_context)
+            # Bot Framework's answer to an invoke a bot does not implement. Not the SDK's handler: for some names
+            # (signin/tokenExchange) it calls a method ActivityHandler does not have, and the turn fails.
+            return InvokeResponse(status=HTTPStatus.NOT_IMPLEMENTED)
         value = activity.value if isinstance(activity.value, dict) else {}
         action = value.get("action") if isinstance(value.get("action"), dict) else {}
         data = action.get("data") if isinstance(action.get("data"), dict) else {}

@@ -62,9 +62,10 @@ class LocalConnector:
     async def start(self) -> LocalConnector:
         app = web.Application()
         app.router.add_post("/v3/conversations", self._create)
-        app.router.add_post("/v3/conversations/{cid}/activities", self._activity)
-        app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._activity)
-        app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._activity)
+        # Any id the channel may have sent ('{' and '}' too: aiohttp's default pattern refuses them).
+        app.router.add_post("/v3/conversations/{cid:[^/]+}/activities", self._activity)
+        app.router.add_post("/v3/conversations/{cid:[^/]+}/activities/{aid:[^/]+}", self._activity)
+        app.router.add_put("/v3/conversations/{cid:[^/]+}/activities/{aid:[^/]+}", self._activity)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

@@ -264,3 +264,37 @@ async def test_a_vague_query_that_finds_nothing_asks_for_the_property_instead_of
     connector.sent.clear()
     await bot.post(teams.personal("check PR7 9ZZ"))  # a full postcode with nothing flagged: a real clear
     assert messages.NO_GUARANTEE in json.dumps(connector.sent[0].cards)
+
+
+async def test_expect_replies_returns_the_replies_in_the_response_body(bot, connector, teams):
+    """deliveryMode expectReplies (Bot Framework skills, test clients): the replies come back in the HTTP response as
+    ExpectedReplies instead of through the connector. It answered 500 (the body was serialised twice)."""
+    personal = {**teams.personal("check 12 High St"), "deliveryMode": "expectReplies"}
+    status, body = await bot.post(personal)
+    assert status == 200
+    [reply] = body["activities"]
+    assert reply["type"] == "message" and reply["replyToId"] == personal["id"]
+    assert "MCR-2026-0001" in json.dumps(reply["attachments"][0]["content"])
+    assert connector.sent == []
+
+    shared = {**teams.mention("check 12 High St", scope="channel"), "deliveryMode": "expectReplies"}
+    status, body = await bot.post(shared)
+    assert status == 200 and [r["text"] for r in body["activities"]] == [messages.RESULT_SENT_PRIVATELY]
+    assert "MCR-" not in json.dumps(body)
+    [private] = connector.to("personal:user-id-0")  # the 1:1 message is another conversation: sent as usual
+    assert "MCR-2026-0001" in json.dumps(private.cards)
+
+    invoke = {**teams.execute("check", {"query": "12 High St"}), "deliveryMode": "expectReplies"}
+    status, body = await bot.post(invoke)
+    assert status == 200
+    [answer] = body["activities"]
+    assert answer["type"] == "invokeResponse" and answer["value"]["status"] == 200
+    assert answer["value"]["body"]["type"] == "application/vnd.microsoft.card.adaptive"
+
+
+async def test_invokes_the_bot_does_not_implement_get_501_and_no_error_card(bot, connector, teams):
+    for name in ("signin/tokenExchange", "signin/verifyState", "composeExtension/query", "task/fetch", "x"):
+        invoke = {**teams.execute("check", {}), "name": name}
+        status, _ = await bot.post(invoke)
+        assert status == 501, name
+    assert connector.sent == []
