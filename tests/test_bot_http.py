@@ -89,9 +89,12 @@ async def test_when_the_user_cannot_be_messaged_privately_the_group_gets_a_notic
 async def test_help_and_unknown_verbs_get_the_help_card(bot, connector, teams):
     await bot.post(teams.personal("help"))
     await bot.post(teams.personal("frobnicate the widgets"))
-    await bot.post(teams.mention("what can you do"))
-    assert len(connector.sent) == 3
-    cards = [json.dumps(s.cards) for s in connector.sent]
+    mention = teams.mention("what can you do")
+    await bot.post(mention)  # in a group chat, help too goes 1:1 (every reply does)
+    assert [s.text for s in connector.to(mention["conversation"]["id"])] == [messages.RESULT_SENT_PRIVATELY]
+    answers = [s for s in connector.sent if s.conversation_id != mention["conversation"]["id"]]
+    assert len(answers) == 3
+    cards = [json.dumps(s.cards) for s in answers]
     assert all("check 12 High St" in c for c in cards), cards
     assert messages.UNKNOWN_COMMAND not in cards[0]
     assert messages.UNKNOWN_COMMAND in cards[1] and messages.UNKNOWN_COMMAND in cards[2]
