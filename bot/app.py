@@ -7,6 +7,8 @@ import contextlib
 import gc
 import logging
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +27,7 @@ from cards import messages
 from cards.builders import error_card
 from register.demo import demo_entries, demo_incidents
 from register.model import Actor
-from register.service import Register
+from register.service import Register, utc_now
 from register.store import Store, StoreUnavailable
 from storage import describe, open_store
 
@@ -155,15 +157,17 @@ async def load_demo_if_empty(register: Register) -> None:
 
 
 def create_app(settings: Settings, store: Store | None = None, *,
-               credentials_factory: ServiceClientCredentialsFactory | None = None) -> web.Application:
+               credentials_factory: ServiceClientCredentialsFactory | None = None,
+               clock: Callable[[], datetime] = utc_now) -> web.Application:
     """`credentials_factory` replaces how outbound calls get their token (tests: a fixed token, so nothing
-    contacts Microsoft); by default the app id and password from the settings."""
+    contacts Microsoft); by default the app id and password from the settings. `clock` is the register's (tests)."""
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
 
     async def lifecycle(app: web.Application):
         app[STORE] = store if store is not None else await open_store(settings.env)
-        register = Register(app[STORE], checks_per_hour=settings.checks_per_hour, bootstrap_admins=settings.admins)
+        register = Register(app[STORE], clock, checks_per_hour=settings.checks_per_hour,
+                            bootstrap_admins=settings.admins)
         app[REGISTER] = register
         try:
             await app[STORE].ping()

@@ -287,7 +287,7 @@ def rate_limited(limit: int) -> str:
 @_sentence()
 def rate_limit_alert(who: str, limit: int) -> str:
     return (f"Register: {who} has reached the limit of {limit} checks in an hour. Further checks are refused "
-            "until the hour is over. The audit trail shows what was checked.")
+            "while they have made that many in the past hour. The audit trail shows what was checked.")
 
 
 @_sentence()

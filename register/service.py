@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 from register.matching import LookupResult, RegisterIndex
 from register.model import Actor, AuditRecord, Entry, Incident, Status
@@ -46,11 +47,36 @@ class NotLifted:
 
 @dataclass(frozen=True, slots=True)
 class RateLimited:
-    """The user has used their checks for this hour. `first` is true once per user per hour: the moment to tell
-    the administrators (trawling is the abuse this limit exists for)."""
+    """The user has used their checks for the past hour. `first` is true once per user per window: the moment to
+    tell the administrators (trawling is the abuse this limit exists for)."""
 
     limit: int
     first: bool
+
+
+RATE_WINDOW_MS = 3_600_000  # the check limit counts the checks of the past hour (a sliding window)
+
+
+def slide_window(body: dict[str, Any] | None, now_ms: int, limit: int,
+                 window_ms: int = RATE_WINDOW_MS) -> tuple[dict[str, Any] | None, bool, bool]:
+    """One check against a user's window document {"checks": [ms, ...], "alerted": ms | None}: returns (the new
+    document or None to leave it as it is, allowed, first refusal of the window).
+
+    `checks` holds the times of the allowed checks still inside the window, at most `limit` of them (refusals
+    are not counted, so a user who keeps trying is let in again as soon as the oldest check is an hour old).
+    `alerted` is when the administrators were last told; they are told again only once it is a window ago.
+    A refusal that is not the first writes nothing, and an older copy of the document can only hold fewer
+    recent checks than the stored one, never more: so a refusal decided from an older copy is still right."""
+    body = body or {}
+    since = now_ms - window_ms
+    raw = body.get("checks")
+    checks = [t for t in raw if type(t) is int and t > since][-limit:] if isinstance(raw, list) else []
+    alerted = body.get("alerted")
+    if len(checks) < limit:
+        return {"checks": [*checks, now_ms], "alerted": alerted}, True, False
+    if type(alerted) is int and alerted > since:
+        return None, False, False
+    return {"checks": checks, "alerted": now_ms}, False, True
 
 
 class Register:
@@ -123,16 +149,26 @@ class Register:
         return self.roles.role_of(actor)
 
     async def rate_limit(self, actor: Actor) -> RateLimited | None:
-        """Count this check against the user's hourly allowance (a store counter, so every instance shares it).
-        Returns None when within the limit; otherwise the refusal, which is audited."""
+        """Count this check against the user's allowance: at most `checks_per_hour` in any hour (a sliding window,
+        not a clock hour: 120 checks around the turn of an hour are not let through). The window is one small
+        store document per user, so every instance shares it; updating it is one store round trip
+        (Store.update_document). Returns None when within the limit; otherwise the refusal, which is audited."""
         if self.checks_per_hour <= 0:
             return None
-        hour = self.clock().strftime("%Y%m%d%H")
-        used = await self.store.next_number(f"rate:{actor.user_id}:{hour}")
-        if used <= self.checks_per_hour:
+        now_ms = int(self.clock().timestamp() * 1000)
+        decided: list[tuple[bool, bool]] = []
+
+        def change(body: dict[str, Any] | None) -> dict[str, Any] | None:
+            new, allowed, first = slide_window(body, now_ms, self.checks_per_hour)
+            decided.append((allowed, first))  # the store may call this again after a lost race: the last counts
+            return new
+
+        await self.store.update_document(f"rate:{actor.user_id}", change)
+        allowed, first = decided[-1]
+        if allowed:
             return None
         await self.audit(actor, "refused", outcome="rate_limited")
-        return RateLimited(self.checks_per_hour, first=used == self.checks_per_hour + 1)
+        return RateLimited(self.checks_per_hour, first=first)
 
     async def lift(self, ref: str, actor: Actor, conversation_type: str) -> Lifted | NotLifted:
         """An approver lifts an active entry: an etag-checked read-modify-write, so two approvers lifting at once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -201,3 +202,36 @@ async def test_an_activity_that_does_not_say_its_conversation_type_is_treated_as
     from bot.app import STORE
 
     assert await secured.app[STORE].get_conversation_ref("user-staff") is None  # not saved as a personal chat
+
+
+async def test_two_instances_share_a_sliding_check_window_across_the_hour(tmp_path, connector):
+    """Two app instances over one store (the SQLite file), one clock: the limit counts the past hour's checks
+    whichever instance answered them, across the turn of the clock hour; the administrators are told once."""
+    from bot.app import NOTIFIER, create_app
+
+    now = [datetime(2026, 11, 28, 10, 59, 30, tzinfo=UTC)]
+    env = {"REGISTER_DB": str(tmp_path / "shared.db"), "REGISTER_DEMO": "1", "REGISTER_TENANTS": TENANT,
+           "REGISTER_ADMINS": ADMIN_AAD, "REGISTER_CHECKS_PER_HOUR": "3"}
+    first = await start_bot(create_app(Settings.from_env(env), clock=lambda: now[0]))
+    second = await start_bot(create_app(Settings.from_env(env), clock=lambda: now[0]))
+    try:
+        for running in (first, second):
+            await running.post(as_admin(admin(connector).installation()))
+        user = staff(connector)
+        for running in (first, second, first):
+            await running.post(user.personal("check 12 High St"))
+        now[0] = datetime(2026, 11, 28, 11, 0, 10, tzinfo=UTC)  # a new clock hour, the same window
+        for running in (second, first, second):
+            await running.post(user.personal("check 12 High St"))
+        for running in (first, second):
+            await running.app[NOTIFIER].drain()
+        answers = [json.dumps(s.cards) for s in connector.to("personal-user-staff")]
+        assert ["MCR-2026-0001" in a for a in answers] == [True] * 3 + [False] * 3
+        assert all(messages.rate_limited(3) in a for a in answers[3:])
+        assert [s.text for s in connector.to("personal-user-admin")] == [messages.rate_limit_alert("Sam Staff", 3)]
+        now[0] = datetime(2026, 11, 28, 11, 59, 31, tzinfo=UTC)  # the first check is an hour old
+        await second.post(user.personal("check 12 High St"))
+        assert "MCR-2026-0001" in json.dumps(connector.to("personal-user-staff")[-1].cards)
+    finally:
+        await first.runner.cleanup()
+        await second.runner.cleanup()
