@@ -38,6 +38,7 @@ from register.store import Store, StoreUnavailable
 log = logging.getLogger(__name__)
 
 PERSONAL = "personal"
+SHARED = "groupChat"  # what a conversation that does not say it is personal (or a channel) counts as
 
 
 class AdaptiveCardInvokeBody(Model):
@@ -59,9 +60,6 @@ class AdaptiveCardInvokeBody(Model):
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
-
-
-SHARED = "groupChat"
 
 
 def conversation_type(activity: Activity) -> str:

@@ -54,29 +54,38 @@ class RateLimited:
     first: bool
 
 
-RATE_WINDOW_MS = 3_600_000  # the check limit counts the checks of the past hour (a sliding window)
+RATE_WINDOW_MINUTES = 60  # the check limit counts the checks of the past hour (a sliding window)
 
 
 def slide_window(body: dict[str, Any] | None, now_ms: int, limit: int,
-                 window_ms: int = RATE_WINDOW_MS) -> tuple[dict[str, Any] | None, bool, bool]:
-    """One check against a user's window document {"checks": [ms, ...], "alerted": ms | None}: returns (the new
-    document or None to leave it as it is, allowed, first refusal of the window).
+                 window_minutes: int = RATE_WINDOW_MINUTES) -> tuple[dict[str, Any] | None, bool, bool]:
+    """One check against a user's window document {"minutes": [[minute, checks], ...], "alerted": ms | None}:
+    returns (the new document or None to leave it as it is, allowed, first refusal of the window).
 
-    `checks` holds the times of the allowed checks still inside the window, at most `limit` of them (refusals
-    are not counted, so a user who keeps trying is let in again as soon as the oldest check is an hour old).
-    `alerted` is when the administrators were last told; they are told again only once it is a window ago.
-    A refusal that is not the first writes nothing, and an older copy of the document can only hold fewer
-    recent checks than the stored one, never more: so a refusal decided from an older copy is still right."""
+    Allowed checks are counted per minute (minutes since the epoch), so the document stays small whatever the
+    limit (at most 61 pairs). A check counts until a full window has passed after the end of its minute: no span
+    of `window_minutes` ever holds more than `limit` allowed checks (someone may wait up to a minute longer
+    than an exact window would make them). Refusals are not counted, so a user who keeps trying is let in again
+    as soon as their oldest checks drop out. `alerted` is when the administrators were last told; they are told
+    again only once it is a window ago. A refusal that is not the first writes nothing, and an older copy of the
+    document can only hold fewer recent checks than the stored one, never more: so a refusal decided from an
+    older copy is still right."""
     body = body or {}
-    since = now_ms - window_ms
-    raw = body.get("checks")
-    checks = [t for t in raw if type(t) is int and t > since][-limit:] if isinstance(raw, list) else []
+    minute = now_ms // 60_000
+    oldest = minute - window_minutes - 1  # buckets after this minute are in the window
+    raw = body.get("minutes") if isinstance(body.get("minutes"), list) else []
+    buckets = {m: c for m, c in (pair for pair in raw if _is_bucket(pair)) if m > oldest}
     alerted = body.get("alerted")
-    if len(checks) < limit:
-        return {"checks": [*checks, now_ms], "alerted": alerted}, True, False
-    if type(alerted) is int and alerted > since:
+    if sum(buckets.values()) < limit:
+        buckets[minute] = buckets.get(minute, 0) + 1
+        return {"minutes": sorted([m, c] for m, c in buckets.items()), "alerted": alerted}, True, False
+    if type(alerted) is int and alerted > now_ms - window_minutes * 60_000:
         return None, False, False
-    return {"checks": checks, "alerted": now_ms}, False, True
+    return {"minutes": sorted([m, c] for m, c in buckets.items()), "alerted": now_ms}, False, True
+
+
+def _is_bucket(pair: Any) -> bool:
+    return isinstance(pair, list) and len(pair) == 2 and type(pair[0]) is int and type(pair[1]) is int
 
 
 class Register:

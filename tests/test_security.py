@@ -229,7 +229,7 @@ async def test_two_instances_share_a_sliding_check_window_across_the_hour(tmp_pa
         assert ["MCR-2026-0001" in a for a in answers] == [True] * 3 + [False] * 3
         assert all(messages.rate_limited(3) in a for a in answers[3:])
         assert [s.text for s in connector.to("personal-user-admin")] == [messages.rate_limit_alert("Sam Staff", 3)]
-        now[0] = datetime(2026, 11, 28, 11, 59, 31, tzinfo=UTC)  # the first check is an hour old
+        now[0] = datetime(2026, 11, 28, 12, 0, 31, tzinfo=UTC)  # the first checks are over an hour old
         await second.post(user.personal("check 12 High St"))
         assert "MCR-2026-0001" in json.dumps(connector.to("personal-user-staff")[-1].cards)
     finally:
