@@ -9,6 +9,7 @@ An unreachable backend raises `StoreUnavailable`: the caller tells the user to t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
@@ -99,6 +100,19 @@ class Store(Protocol):
 
     async def next_number(self, name: str) -> int:
         """A counter that never gives the same number twice, even to two instances at once (etag retry)."""
+
+    async def update_document(
+        self, name: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """Read-modify-write of a small named document (a user's recent checks, ...), safe with several instances:
+        `change` gets the current body (None if there is none) and returns the new one, or None to leave it as it
+        is. It must be a pure function: after a lost race it is called again with the newer body, and the body its
+        LAST call returned is the one stored. Returns the body as stored (or as read, when left as it is).
+
+        One store round trip in the usual case (Cosmos: a replace with the etag of this instance's last write of
+        that document, a read only after a conflict). When `change` leaves the document as it is, the answer may
+        come from this instance's last copy without a round trip: use that only for decisions an older copy cannot
+        get wrong (a document that only ever gains entries, say)."""
 
     # small named settings documents (the role table, ...), etag-checked like entries
     async def get_setting(self, name: str) -> Saved[dict[str, Any]] | None: ...

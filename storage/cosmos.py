@@ -8,7 +8,7 @@ COSMOS_CONTAINER_PREFIX:
   incidents      pk = incident ref     id = incident ref   the same
   audit          pk = UTC day of `at`  id = record id      append-only; `refs` is an array (ARRAY_CONTAINS)
   conversations  pk = Teams user id    id = user id        upserted on every message, point reads
-  counters       pk = counter name     id = counter name   etag read-modify-write
+  counters       pk = counter name     id = counter name   etag read-modify-write (numbers, rate windows)
   settings       pk = setting name     id = setting name   small documents (the role table), etag writes
   seals          pk = 'chain'          id = seal number    append-only seals of the audit trail (register/sealing.py)
 
@@ -427,6 +427,14 @@ def _body(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in _SYSTEM}
 
 
+_COUNTER_KEYS = frozenset((*_SYSTEM, "id", "pk", "name", "write_id"))
+
+
+def _counter_body(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """What update_document's caller sees of a counters document: its own fields only."""
+    return {k: v for k, v in doc.items() if k not in _COUNTER_KEYS}
+
+
 # -- change polling --------------------------------------------------------------------------------
 
 #: How far below the high-water mark each poll looks again (seconds). `_ts` has one-second resolution, and on
@@ -485,7 +493,7 @@ def decode_cursor(cursor: str | None, names: tuple[str, ...]) -> dict[str, Water
 # -- the store -------------------------------------------------------------------------------------
 
 _COUNTER_ATTEMPTS = 200
-#: Counter documents remembered for next_number (the newest; a per-user hourly counter is one name an hour).
+#: Counter documents remembered by update_document (the most recently used; a user's rate window is one each).
 COUNTER_CACHE = 10_000
 
 #: After a call ran out of retries, calls made in the next DEGRADED_S seconds get one short attempt
@@ -506,7 +514,7 @@ class CosmosStore:
         self._retry = retry or RetryPolicy(budget=settings.timeout)
         self._probe = PROBE if PROBE.budget < self._retry.budget else self._retry
         self._degraded_until = 0.0
-        self._counters: OrderedDict[str, dict[str, Any]] = OrderedDict()  # next_number: last written, by name
+        self._counters: OrderedDict[str, dict[str, Any]] = OrderedDict()  # update_document: last copy, by name
         self._db: DatabaseProxy = client.get_database_client(settings.database)
         self._c: dict[str, ContainerProxy] = {
             name: self._db.get_container_client(settings.container_name(name)) for name in CONTAINERS
@@ -889,28 +897,41 @@ class CosmosStore:
     # counters
 
     async def next_number(self, name: str) -> int:
-        """Read-modify-write with the etag: a lost race re-reads and tries again, with a little jitter,
-        within one time budget. Two instances can never both get n: only one replace of an etag succeeds."""
+        """An `update_document` that adds one: two instances can never both get n."""
+        body = await self.update_document(name, lambda doc: {"value": int(doc["value"]) + 1 if doc else 1})
+        assert body is not None
+        return int(body["value"])
+
+    async def update_document(
+        self, name: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """Read-modify-write with the etag: a lost race re-reads and tries again, with a little jitter, within one
+        time budget. Only one replace of an etag succeeds, so no update is ever lost.
+
+        The document this instance last wrote (or read) is remembered: when nobody else has written since, its etag
+        still matches and the update is one round trip instead of a read and a replace (a user's rate window is
+        written on every check). A stale copy is a 412 like any lost race, and costs the read it saved. When
+        `change` leaves the document as it is, the remembered copy is the answer (no round trip)."""
         deadline = time.monotonic() + self._retry.budget
-        # The document this instance last wrote: when nobody else has written since, its etag still matches and
-        # the increment is one round trip instead of a read and a replace (a per-user rate counter is written on
-        # every check). A stale one is a 412 like any lost race, and costs the read it saved.
         current = self._counters.pop(name, None)
         for attempt in range(_COUNTER_ATTEMPTS):
             cached = current is not None
             if current is None:
                 current = await self._read(COUNTERS, name, name, deadline)
+            body = change(_counter_body(current) if current is not None else None)
+            if body is None:
+                if current is not None:
+                    self._remember_counter(name, current)
+                    return _counter_body(current)
+                return None
+            doc = {**body, "id": doc_id(name), "pk": name, "name": name}
             if current is None:
-                first = {"id": doc_id(name), "pk": name, "name": name, "value": 1}
-                result = await self._create(COUNTERS, first, deadline)
+                result = await self._create(COUNTERS, doc, deadline)
             else:
-                body = {**_body(current), "value": int(current["value"]) + 1}
-                result = await self._replace(COUNTERS, body, current["_etag"], deadline)
+                result = await self._replace(COUNTERS, doc, current["_etag"], deadline)
             if not isinstance(result, Conflict):
-                self._counters[name] = result
-                while len(self._counters) > COUNTER_CACHE:
-                    self._counters.popitem(last=False)
-                return int(result["value"])
+                self._remember_counter(name, result)
+                return _counter_body(result)
             current = None
             if cached:
                 continue  # our copy was out of date: read the current one at once
@@ -919,3 +940,8 @@ class CosmosStore:
                 break
             await asyncio.sleep(pause)
         raise StoreUnavailable(f"Cosmos DB counter '{name}': too many concurrent writers, try again")
+
+    def _remember_counter(self, name: str, doc: dict[str, Any]) -> None:
+        self._counters[name] = doc
+        while len(self._counters) > COUNTER_CACHE:
+            self._counters.popitem(last=False)

@@ -98,6 +98,10 @@ CREATE TABLE IF NOT EXISTS counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS counter_docs (
+    name TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
 COMMIT;
 """
 
@@ -407,6 +411,27 @@ class SQLiteStore:
 
         return await self._write(_next)
 
+    async def update_document(
+        self, name: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """Read and write in one transaction on the worker thread (the write lock is taken first, so no other
+        process can interleave): `change` runs there, once."""
+
+        def _update() -> dict[str, Any] | None:
+            with self._tx():
+                row = self.conn.execute("SELECT body FROM counter_docs WHERE name = ?", (name,)).fetchone()
+                current = orjson.loads(row[0]) if row else None
+                body = change(current)
+                if body is None:
+                    return current
+                self.conn.execute(
+                    "INSERT INTO counter_docs (name, body) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET body = excluded.body",
+                    (name, _dumps(body)),
+                )
+                return body
+
+        return await self._write(_update)
 
     async def get_setting(self, name: str) -> Saved[dict[str, Any]] | None:
         found = await self._run(self._get, SETTING, name)

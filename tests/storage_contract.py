@@ -257,6 +257,46 @@ class StoreContract:
         assert await store.next_number("incident-2026") == 1
 
 
+    async def test_update_document_creates_changes_and_leaves_alone(self, store: Store):
+        assert await store.update_document("rate:u1", lambda body: None) is None
+        assert await store.update_document("rate:u1", lambda body: {"n": [1]} if body is None else None) == {"n": [1]}
+        assert await store.update_document("rate:u1", lambda body: {"n": [*body["n"], 2]}) == {"n": [1, 2]}
+        assert await store.update_document("rate:u1", lambda body: None) == {"n": [1, 2]}
+        assert await store.update_document("rate:u2", lambda body: None) is None
+
+    async def test_update_document_loses_no_update_under_concurrency(self, store: Store):
+        def add(n: int):
+            return lambda body: {"n": [*(body or {}).get("n", []), n]}
+
+        await asyncio.gather(*(store.update_document("rate:u1", add(n)) for n in range(25)))
+        final = await store.update_document("rate:u1", lambda body: None)
+        assert final is not None and sorted(final["n"]) == list(range(25))
+
+    async def test_the_check_limit_is_a_sliding_window_not_a_clock_hour(self, store: Store):
+        """120 checks in the two minutes around 11:00 with a limit of 60: 60 pass (a clock-hour bucket let all 120
+        through). Administrators are told once per window; the user is let in again once their oldest checks are
+        an hour old. Two registers (two instances) share the window through the store."""
+        from register.service import Register
+
+        now = [datetime(2026, 11, 28, 10, 59, 0, tzinfo=UTC)]
+        one, two = (Register(store, clock=lambda: now[0], checks_per_hour=60) for _ in range(2))
+        actor = Actor("user-1", "aad-1", "Sam Staff")
+        outcomes = []
+        for second in range(120):
+            now[0] = datetime(2026, 11, 28, 10, 59, 0, tzinfo=UTC) + timedelta(seconds=second)
+            outcomes.append(await (one if second % 2 else two).rate_limit(actor))
+        assert [o is None for o in outcomes] == [True] * 60 + [False] * 60
+        assert [o.first for o in outcomes[60:]] == [True] + [False] * 59
+        window = await store.update_document("rate:user-1", lambda body: None)
+        assert window is not None and sum(c for _, c in window["minutes"]) == 60 and len(window["minutes"]) <= 61
+        now[0] = datetime(2026, 11, 28, 11, 59, 59, tzinfo=UTC)  # less than an hour after the end of 10:59
+        refused = await two.rate_limit(actor)
+        assert refused is not None and not refused.first  # the administrators were told at 11:00:00
+        now[0] = datetime(2026, 11, 28, 12, 0, 0, 500_000, tzinfo=UTC)  # the 10:59 checks are out of the window
+        later = [await one.rate_limit(actor) for _ in range(61)]  # 60 pass again; then a new window's notice
+        assert [o is None for o in later] == [True] * 60 + [False] and later[-1].first
+        assert await one.rate_limit(Actor("user-2", "aad-2", "Other")) is None  # per user
+        assert len([r for r in await store.list_audit() if r.outcome == "rate_limited"]) == 62
 
 class AuditSealContract:
     """Tamper evidence (register/sealing.py) on a real backend. Needs `store` and `tamper` fixtures."""

@@ -220,6 +220,32 @@ async def test_an_uncontended_counter_costs_one_request_and_a_stale_copy_one_mor
 
 
 @pytest.mark.cosmos
+async def test_the_check_window_is_shared_by_instances_at_one_request_a_check(two_instances):
+    """The per-user window (Register.rate_limit) over two instances: exactly `limit` checks pass whichever instance
+    answers, the administrators are told once; an instance that wrote the window last updates it with one request
+    (no read), a stale copy costs one read more, and a repeated refusal costs no request at all."""
+    from register.model import Actor
+    from register.service import Register
+
+    a, b = two_instances
+    now = [datetime(2026, 11, 28, 10, 59, 30, tzinfo=UTC)]
+    ra, rb = (Register(store, clock=lambda: now[0], checks_per_hour=5) for store in (a, b))
+    actor = Actor("user-1", "aad-1", "Sam Staff")
+    reads, replaces = count_calls(a._c["counters"], "read_item"), count_calls(a._c["counters"], "replace_item")
+    assert [await ra.rate_limit(actor) for _ in range(3)] == [None] * 3
+    assert (len(reads), len(replaces)) == (1, 2)  # the first check read (nothing there) and created
+    now[0] += timedelta(minutes=1)  # 11:00:30: a new clock hour, the same window
+    assert await rb.rate_limit(actor) is None
+    assert await ra.rate_limit(actor) is None  # a's copy was stale: 412, read, replace
+    assert (len(reads), len(replaces)) == (2, 4)
+    refusals = [await (ra if n % 2 else rb).rate_limit(actor) for n in range(4)]
+    assert all(r is not None for r in refusals) and [r.first for r in refusals] == [True, False, False, False]
+    before = (len(reads), len(replaces))
+    assert await ra.rate_limit(actor) is not None
+    assert (len(reads), len(replaces)) == before  # refused from the copy a holds: no request
+
+
+@pytest.mark.cosmos
 async def test_one_instance_sees_the_others_writes_including_same_second_writes(two_instances):
     a, b = two_instances
     cursor = (await b.changes_since(None)).cursor
