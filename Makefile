@@ -47,6 +47,9 @@ clean:
 cosmos-local: node_modules/.installed
 	node tools/cosmos-server.cjs --port 8081
 
-# The Teams app package for the bot's Entra app id: make package MicrosoftAppId=<GUID>
+# The Teams app package (build/register-app.zip) for the bot's Entra app id, or its managed identity's client id:
+#   make package MicrosoftAppId=<GUID> [APP_VERSION=1.2.3]   (the version defaults to pyproject.toml's)
+PACKAGE_OUTPUT ?= build/register-app.zip
 package: install
-	$(BIN)/python -m tools.manifest --app-id "$(MicrosoftAppId)"
+	$(BIN)/python -m tools.manifest --app-id "$(MicrosoftAppId)" --output "$(PACKAGE_OUTPUT)" \
+		$(if $(APP_VERSION),--version "$(APP_VERSION)")

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from register.csvio import read_csv, write_csv
 from register.demo import load_demo
-from register.governance import RetentionPolicy, run_retention, subject_access, subject_access_html
+from register.governance import PolicyError, RetentionPolicy, run_retention, subject_access, subject_access_html
 from register.matching import LookupResult
 from register.model import Actor
 from register.permissions import Role
 from register.reporting import ApproverRoleMissing, Reporting, UnknownServiceArea
+from register.sealing import Seal, seal_audit, verify_audit
 from register.service import Register
 from register.store import StoreUnavailable
 from storage import describe, open_store
@@ -48,7 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--output", "-o", type=Path, help="write to this file instead of standard output")
     sub.add_parser("demo", help="load the demo register (fictional people)")
     sub.add_parser("init", help="create the store's database and containers (idempotent)")
-    aud = sub.add_parser("audit", help="export the audit trail (JSON lines)")
+    aud = sub.add_parser("audit", help="export the audit trail (JSON lines), seal it, or verify its seals")
+    aud.add_argument("action", nargs="?", choices=("export", "seal", "verify"), default="export",
+                     help="export (default): JSON lines; seal: seal the records not sealed yet; verify: check "
+                          "every seal and name the first record altered, removed or inserted out of order")
+    aud.add_argument("--expect", metavar="DIGEST",
+                     help="verify: a seal digest kept elsewhere earlier, which the chain must still contain")
     aud.add_argument("--from", dest="since", type=_day, help="first day, YYYY-MM-DD (inclusive)")
     aud.add_argument("--to", dest="until", type=_day, help="last day, YYYY-MM-DD (inclusive)")
     aud.add_argument("--ref", help="only records that name this reference")
@@ -123,7 +129,8 @@ async def _init() -> int:
 
 async def _import(register: Register, args: argparse.Namespace) -> int:
     try:
-        text = args.file.read_text(encoding="utf-8-sig")
+        with args.file.open(encoding="utf-8-sig", newline="") as f:  # the csv module handles line ends itself
+            text = f.read()
     except (OSError, UnicodeDecodeError) as exc:
         print(f"register-admin: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
@@ -184,7 +191,7 @@ async def _export(register: Register, args: argparse.Namespace) -> int:
     else:
         text = json.dumps([e.to_dict() for e in entries], indent=2) + "\n"
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        args.output.write_text(text, encoding="utf-8", newline="")
         print(f"exported {len(entries)} entries to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -197,6 +204,16 @@ async def _demo(register: Register, args: argparse.Namespace) -> int:
 
 
 async def _audit(register: Register, args: argparse.Namespace) -> int:
+    if args.action != "export" and (args.since or args.until or args.ref):
+        print("register-admin: --from, --to and --ref apply to the export only", file=sys.stderr)
+        return 2
+    if args.expect and args.action != "verify":
+        print("register-admin: --expect applies to verify only", file=sys.stderr)
+        return 2
+    if args.action == "seal":
+        return await _audit_seal(register)
+    if args.action == "verify":
+        return await _audit_verify(register, args.expect)
     since = datetime.combine(args.since, time.min, tzinfo=UTC) if args.since else None
     until = datetime.combine(args.until + timedelta(days=1), time.min, tzinfo=UTC) if args.until else None
     records = await register.store.list_audit(ref=args.ref, since=since, until=until)
@@ -208,18 +225,46 @@ async def _audit(register: Register, args: argparse.Namespace) -> int:
     return 0
 
 
-def _policy() -> RetentionPolicy:
-    default = RetentionPolicy()
-    env = os.environ
-    return RetentionPolicy(
-        closed_days=int(env.get("REGISTER_RETENTION_DAYS") or default.closed_days),
-        rejected_days=int(env.get("REGISTER_REJECTED_RETENTION_DAYS") or default.rejected_days),
-        audit_days=int(env.get("REGISTER_AUDIT_RETENTION_DAYS") or default.audit_days),
-    )
+def _seal_line(seal: Seal | None) -> str:
+    if seal is None:
+        return "no seals yet: run `register-admin audit seal`"
+    return (f"latest seal: #{seal.n}, sealed {seal.sealed_at} by {seal.sealed_by}, digest sha256:{seal.digest}\n"
+            "keep this digest somewhere the register's database administrators cannot change it; "
+            "`register-admin audit verify --expect DIGEST` checks the chain still holds it")
+
+
+async def _audit_seal(register: Register) -> int:
+    actor = _actor()
+    made = await seal_audit(register.store, register.clock(), actor.user_id)
+    count = sum(len(s.records) for s in made)
+    print(f"sealed {count} record(s) in {len(made)} seal(s)" if made else "nothing new to seal")
+    print(_seal_line(await register.store.latest_seal()))
+    await register.audit(actor, "audit_seal", conversation_type="cli",
+                         outcome=f"seals={len(made)} records={count}")
+    return 0
+
+
+async def _audit_verify(register: Register, expect: str | None) -> int:
+    result = await verify_audit(register.store, register.clock(), expect=expect)
+    if result.intact:
+        print(f"audit trail intact: {result.seals} seal(s), {result.records} record(s) verified, "
+              f"{result.purged} purged by retention, {result.unsealed} not sealed yet")
+    else:
+        print(f"TAMPERED: {result.finding}")
+    print(_seal_line(await register.store.latest_seal()))
+    await register.audit(_actor(), "audit_verify", conversation_type="cli",
+                         outcome="intact" if result.intact else f"tampered: {result.finding}")
+    return 0 if result.intact else 1
 
 
 async def _retention(register: Register, args: argparse.Namespace) -> int:
-    plan = await run_retention(register, _policy(), _actor(), dry_run=args.dry_run)
+    try:
+        policy = RetentionPolicy.from_settings(os.environ)
+    except PolicyError as exc:
+        await register.audit(_actor(), "retention_refused", conversation_type="cli", outcome=str(exc))
+        print(f"register-admin: retention refused: {exc}", file=sys.stderr)
+        return 2
+    plan = await run_retention(register, policy, _actor(), dry_run=args.dry_run)
     verb = "would purge" if args.dry_run else "purged"
     for purge in plan.purges:
         print(f"{verb} {purge.kind} {purge.ref} ({purge.reason})")

@@ -7,6 +7,8 @@ import contextlib
 import gc
 import logging
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +18,7 @@ from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botframework.connector.auth import ServiceClientCredentialsFactory
 
-from bot.auth import process_authenticated, unauthorized
+from bot.auth import authenticate_caller, process_authenticated, unauthorized
 from bot.connector import build_adapter, close_adapter
 from bot.handlers import build_router
 from bot.settings import Settings, is_loopback
@@ -25,7 +27,8 @@ from cards import messages
 from cards.builders import error_card
 from register.demo import load_demo
 from register.model import Actor
-from register.service import Register
+from register.sealing import keep_sealed
+from register.service import Register, utc_now
 from register.store import Store, StoreUnavailable
 from storage import describe, open_store
 
@@ -94,8 +97,14 @@ def validate_activity(body: bytes, settings: Settings) -> tuple[dict[str, Any] |
 
 async def messages_endpoint(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
-    if settings.authenticated and not request.headers.get("Authorization"):
-        return unauthorized()  # no token: nothing is parsed, and no reasons are given
+    adapter = request.app[ADAPTER]
+    caller = None
+    if settings.authenticated:
+        # Authenticate before anything else: without a valid token, a bare 401 whatever the body or its content
+        # type (nothing is read, parsed or explained). Our own wrapper: never the stock adapter's 500 (platform.md).
+        caller = await authenticate_caller(adapter.bot_framework_authentication, request.headers.get("Authorization"))
+        if caller is None:
+            return unauthorized()
     if request.content_type != "application/json":
         return web.json_response({"error": "send application/json"}, status=415)
     body = await request.read()
@@ -103,14 +112,19 @@ async def messages_endpoint(request: web.Request) -> web.StreamResponse:
     if activity is None:
         log.info("refused a request to /api/messages: %s", reason)
         return bad_request(reason)
-    adapter = request.app[ADAPTER]
-    # Our own authentication wrapper: every failure is a 401, never the stock adapter's 500 (platform.md).
     return await process_authenticated(adapter, adapter.bot_framework_authentication, request, activity,
-                                       request.app[BOT])
+                                       request.app[BOT], caller=caller)
+
+
+# What the unauthenticated endpoints answer: constant bodies, so that anyone who can reach them learns whether the
+# bot is up and ready, and nothing about the register (its size, when it grows, what is missing: those go to the log).
+ALIVE = {"status": "ok"}
+READY = {"ready": True}
+NOT_READY = {"ready": False}
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return web.json_response(ALIVE)
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -119,10 +133,11 @@ async def readyz(request: web.Request) -> web.Response:
     except (StoreUnavailable, TimeoutError) as exc:
         # The details (endpoint, what is missing) go to the log, not to whoever can reach this URL.
         log.warning("not ready: %s", exc or "the store did not answer in 2 s")
-        return web.json_response({"ready": False, "reason": "the register store is unavailable"}, status=503)
+        return web.json_response(NOT_READY, status=503)
     if not request.app[REGISTER].loaded:
-        return web.json_response({"ready": False, "reason": "the register has not loaded yet"}, status=503)
-    return web.json_response({"ready": True, "entries_indexed": len(request.app[REGISTER].index)})
+        log.warning("not ready: the register has not loaded yet")
+        return web.json_response(NOT_READY, status=503)
+    return web.json_response(READY)
 
 
 async def _on_turn_error(context: TurnContext, error: Exception) -> None:
@@ -133,15 +148,17 @@ async def _on_turn_error(context: TurnContext, error: Exception) -> None:
 
 
 def create_app(settings: Settings, store: Store | None = None, *,
-               credentials_factory: ServiceClientCredentialsFactory | None = None) -> web.Application:
+               credentials_factory: ServiceClientCredentialsFactory | None = None,
+               clock: Callable[[], datetime] = utc_now) -> web.Application:
     """`credentials_factory` replaces how outbound calls get their token (tests: a fixed token, so nothing
-    contacts Microsoft); by default the app id and password from the settings."""
+    contacts Microsoft); by default the app id and password from the settings. `clock` is the register's (tests)."""
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
 
     async def lifecycle(app: web.Application):
         app[STORE] = store if store is not None else await open_store(settings.env)
-        register = Register(app[STORE], checks_per_hour=settings.checks_per_hour, bootstrap_admins=settings.admins)
+        register = Register(app[STORE], clock, checks_per_hour=settings.checks_per_hour,
+                            bootstrap_admins=settings.admins)
         app[REGISTER] = register
         try:
             await app[STORE].ping()
@@ -170,12 +187,17 @@ def create_app(settings: Settings, store: Store | None = None, *,
         app[BOT] = RegisterBot(build_router(register, notifier.notify), app[STORE],
                                tenant_allowed=settings.tenant_allowed, on_refusal=refused)
         poller = asyncio.create_task(register.keep_fresh(settings.refresh_seconds))
+        # Tamper evidence beside the turns, never in their path: a check only appends its record (register/sealing.py).
+        sealer = (asyncio.create_task(keep_sealed(app[STORE], settings.seal_minutes * 60, SYSTEM.user_id))
+                  if settings.seal_minutes else None)
         log.info("register bot ready: %d entries indexed from %s", len(register.index), describe(settings.env))
         yield
         await notifier.drain()
-        poller.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await poller
+        for task in (poller, sealer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await close_adapter(adapter)
         if store is None:
             await app[STORE].close()

@@ -52,12 +52,14 @@ from botframework.connector.auth import (
     ServiceClientCredentialsFactory,
 )
 from botframework.connector.auth import jwt_token_extractor as _sdk_jwt
+from msrest.serialization import Model
 
 from bot.connector import parse_activity
 
 log = logging.getLogger("register.auth")
 
-TEAMS_CHANNELS: frozenset[str] = frozenset({"msteams"})
+TEAMS_CHANNEL = "msteams"
+TEAMS_CHANNELS: frozenset[str] = frozenset({TEAMS_CHANNEL})
 ALLOWED_ALGORITHMS: frozenset[str] = frozenset(AuthenticationConstants.ALLOWED_SIGNING_ALGORITHMS)
 _ANONYMOUS = AuthenticationConstants.ANONYMOUS_AUTH_TYPE
 _SERVICE_URL_CLAIM = AuthenticationConstants.SERVICE_URL_CLAIM
@@ -199,13 +201,8 @@ def _segment(data: str) -> dict[str, Any]:
     return decoded
 
 
-def _precheck(auth_header: str, activity: Activity, channel_ids: frozenset[str]) -> None:
-    """Cheap checks on the *unverified* token, so junk costs no signature check and no key refresh, and the
-    log says precisely what was wrong. The SDK still does the real validation afterwards."""
-    if activity.channel_id not in channel_ids:
-        raise _Refused("channel not allowed")
-    if not activity.service_url:
-        raise _Refused("activity has no serviceUrl")
+def _unverified(auth_header: str) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """The token's header, claims and segments, NOT verified (for pre-checks only)."""
     parts = auth_header.split(" ")
     if len(parts) != 2 or parts[0] != "Bearer" or not parts[1]:
         raise _Refused("malformed Authorization header")
@@ -216,6 +213,17 @@ def _precheck(auth_header: str, activity: Activity, channel_ids: frozenset[str])
         header, claims = _segment(segments[0]), _segment(segments[1])
     except (ValueError, binascii.Error):  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise _Refused("malformed token") from None
+    return header, claims, segments
+
+
+def _precheck(auth_header: str, activity: Activity, channel_ids: frozenset[str]) -> None:
+    """Cheap checks on the *unverified* token, so junk costs no signature check and no key refresh, and the
+    log says precisely what was wrong. The SDK still does the real validation afterwards."""
+    if activity.channel_id not in channel_ids:
+        raise _Refused("channel not allowed")
+    if not activity.service_url:
+        raise _Refused("activity has no serviceUrl")
+    header, claims, segments = _unverified(auth_header)
     if header.get("alg") not in ALLOWED_ALGORITHMS:
         raise _Refused("disallowed algorithm")
     if not segments[2]:
@@ -288,6 +296,44 @@ async def authenticate(
         return None
 
 
+async def authenticate_caller(
+    bfa: BotFrameworkAuthentication,
+    auth_header: str | None,
+    *,
+    channel_id: str = TEAMS_CHANNEL,
+) -> AuthenticateRequestResult | None:
+    """With an app id: authenticate the token on its own, before the request body is read, so that a caller
+    without a valid token learns nothing (not even whether its body would have been accepted: a bare 401
+    whatever the body or its content type). The token is validated exactly as `authenticate` does, against the
+    serviceUrl its own `serviceurl` claim names and the given channel; `bound_to` then checks, once the body is
+    parsed, that the activity is the one the token was issued for. None for any failure."""
+    if not auth_header:
+        _refuse("missing Authorization header")
+        return None
+    try:
+        claims = _unverified(auth_header)[1]
+    except _Refused as exc:
+        _refuse(exc.kind)
+        return None
+    claimed = claims.get(_SERVICE_URL_CLAIM)
+    probe = Activity(channel_id=channel_id, service_url=claimed if isinstance(claimed, str) else None)
+    return await authenticate(bfa, probe, auth_header, channel_ids={channel_id})
+
+
+def bound_to(result: AuthenticateRequestResult, activity: Activity,
+             channel_ids: Iterable[str] = TEAMS_CHANNELS) -> bool:
+    """Whether an activity is the one `authenticate_caller`'s token speaks for: an allowed channel, and the
+    serviceUrl the token signs (so the bot never sends its own token anywhere else)."""
+    try:
+        if activity.channel_id not in frozenset(channel_ids):
+            raise _Refused("channel not allowed")
+        _postcheck(result, activity)
+    except _Refused as exc:
+        _refuse(exc.kind)
+        return False
+    return True
+
+
 # ---------------------------------------------------------------- the /api/messages body
 
 async def process_authenticated(
@@ -296,11 +342,15 @@ async def process_authenticated(
     request: web.Request,
     activity_dict: dict[str, Any],
     bot: Any,
+    *,
+    caller: AuthenticateRequestResult | None = None,
 ) -> web.Response:
     """What `CloudAdapter.process` does for a POST, with authentication that answers 401 instead of 500.
 
     `activity_dict` is the already-parsed, already-validated JSON body (bot.app.validate_activity). `bfa`
     must be the adapter's own BotFrameworkAuthentication (None means `adapter.bot_framework_authentication`).
+    `caller` is `authenticate_caller`'s result when the token was checked before the body was read; the activity
+    must then be bound to it (`bound_to`), else 401.
     Answers: 400 if the body does not deserialise to an activity with a type; 401 with an empty body if
     authentication fails; the invoke response as JSON (its body serialised once, with the SDK's
     serializer_helper); else 201. Errors raised by the turn itself are not caught here (the adapter's
@@ -313,13 +363,19 @@ async def process_authenticated(
     if not activity.type:
         return web.json_response({"error": "the activity has no type"}, status=400)
 
-    result = await authenticate(bfa, activity, request.headers.get("Authorization"))
+    if caller is not None:  # the token was checked before the body was read (authenticate_caller)
+        result = caller if bound_to(caller, activity) else None
+    else:
+        result = await authenticate(bfa, activity, request.headers.get("Authorization"))
     if result is None:
         return unauthorized()
 
     invoke_response = await adapter.process_activity(result, activity, bot.on_turn)
     if invoke_response:
-        return web.json_response(data=serializer_helper(invoke_response.body), status=invoke_response.status)
+        body = invoke_response.body
+        if isinstance(body, Model):
+            body = serializer_helper(body)
+        return web.json_response(data=body, status=invoke_response.status)
     return web.Response(status=201)
 
 

@@ -64,12 +64,13 @@ def build_router(register: Register, notify: Notify | None = None) -> Router:
         result = await register.check(query, request.actor, request.conversation_type)
         if result.outcome is Outcome.NONE and needs_more(query):
             # "No alert" for 'High Street' or '12' would be a clear nobody can rely on: ask for the property.
-            return Reply(card=error_card(messages.NEED_MORE), personal_data=True)
+            return Reply(card=error_card(messages.NEED_MORE))
         log.debug("check by %s in %s: %s (%d match(es))", request.actor.user_id, request.conversation_type,
                  result.outcome.value, len(result.matches))
-        # Every check result is personal data, "no alert" included: in a channel the difference between a
-        # private reply and a public one would itself reveal which addresses are flagged.
-        return Reply(card=check_result_card(query, result, register.today()), personal_data=True)
+        # Every check result is personal data, "no alert" included (bot/teams.py delivers every reply 1:1 from a
+        # shared conversation): in a channel the difference between a private reply and a public one would itself
+        # reveal which addresses are flagged.
+        return Reply(card=check_result_card(query, result, register.today()))
 
     @router.command("check", "lookup", "search", summary="check an address, postcode or name")
     async def check(request: Request) -> Reply:
@@ -86,7 +87,7 @@ def build_router(register: Register, notify: Notify | None = None) -> Router:
         if not REF.match(ref):
             return Reply(card=error_card(messages.AUDIT_NEEDS_REF))
         records = await register.audit_trail(ref, request.actor, request.conversation_type)
-        return Reply(card=audit_card(ref, records), personal_data=True)
+        return Reply(card=audit_card(ref, records))
 
     @router.command("lift", role=Role.APPROVER, summary="lift an active entry")
     async def lift(request: Request) -> Reply:
@@ -122,7 +123,7 @@ def build_router(register: Register, notify: Notify | None = None) -> Router:
 
     def report_reply(outcome: ReportOutcome) -> Reply:
         # what happened to a colleague is personal data: the cards go 1:1 whatever the conversation
-        return Reply(card=report_card(outcome), personal_data=True, shared_notice=messages.REPORT_SENT_PRIVATELY)
+        return Reply(card=report_card(outcome), shared_notice=messages.REPORT_SENT_PRIVATELY)
 
     @router.command("report", summary="report an incident (in your personal chat)")
     async def report(request: Request) -> Reply:
@@ -159,7 +160,7 @@ def build_router(register: Register, notify: Notify | None = None) -> Router:
 
     @router.command("my reports", summary="your recent incident reports and their status")
     async def my_reports(request: Request) -> Reply:
-        return Reply(card=report_cards.my_reports_card(await reporting.mine(request.actor)), personal_data=True)
+        return Reply(card=report_cards.my_reports_card(await reporting.mine(request.actor)))
 
     router.command("help", "hi", "hello", "?", summary="list the commands")(help_)
     return router

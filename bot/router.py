@@ -50,13 +50,13 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What to say. `personal_data` marks a reply that may only be shown to the asker in personal chat;
-    the Teams layer delivers it 1:1 when the request came from a group chat or channel."""
+    """What to say, to the asker only: the Teams layer delivers every reply 1:1 when the request came from a group
+    chat or channel (where it says the same neutral line whatever the reply), so a handler never decides what a
+    shared conversation sees."""
 
     card: dict[str, Any] | None = None
     text: str | None = None
-    personal_data: bool = False
-    #: what a group chat or channel is told when the reply goes 1:1 instead (default: the result was sent)
+    #: what a group chat or channel is told when the reply goes 1:1 instead (the same whatever the outcome)
     shared_notice: str | None = None
 
 
@@ -93,6 +93,10 @@ class Router:
             return handler
 
         return register
+
+    @property
+    def actions(self) -> list[Route]:
+        return list(self._actions.values())
 
     @property
     def commands(self) -> list[Route]:

@@ -26,6 +26,18 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _minutes(name: str, value: str | None, default: float) -> float:
+    """0 (off) or a number of minutes up to a day; anything else is refused at start-up with the setting's name."""
+    text = (value or "").strip()
+    try:
+        minutes = float(text) if text else default
+    except ValueError:
+        raise ValueError(f"{name}={text[:40]!r} is not a number of minutes") from None
+    if not (minutes == 0 or 0.001 <= minutes <= 1440):  # NaN fails both
+        raise ValueError(f"{name}={text!r}: use 0 (off) or between 0.001 and 1440 minutes")
+    return minutes
+
+
 @dataclass(frozen=True)
 class Settings:
     app_id: str = ""
@@ -40,6 +52,7 @@ class Settings:
     tenants: frozenset[str] = frozenset()  # REGISTER_TENANTS: the council's Entra tenant id(s)
     admins: frozenset[str] = frozenset()  # REGISTER_ADMINS: Entra object ids that are always administrators
     checks_per_hour: int = 60  # REGISTER_CHECKS_PER_HOUR: per user, against trawling; 0 turns it off
+    seal_minutes: float = 10.0  # REGISTER_SEAL_MINUTES: how often the audit trail is sealed; 0 turns it off
     env: Mapping[str, str] | None = None  # what the store is opened from
 
     @classmethod
@@ -58,6 +71,7 @@ class Settings:
             tenants=_set(env.get("REGISTER_TENANTS")),
             admins=_set(env.get("REGISTER_ADMINS")),
             checks_per_hour=int(env.get("REGISTER_CHECKS_PER_HOUR", "") or 60),
+            seal_minutes=_minutes("REGISTER_SEAL_MINUTES", env.get("REGISTER_SEAL_MINUTES"), 10.0),
             env=env,
         )
 

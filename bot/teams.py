@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from botbuilder.core import ActivityHandler, InvokeResponse, MessageFactory, TurnContext
@@ -37,6 +38,7 @@ from register.store import Store, StoreUnavailable
 log = logging.getLogger(__name__)
 
 PERSONAL = "personal"
+SHARED = "groupChat"  # what a conversation that does not say it is personal (or a channel) counts as
 
 
 class AdaptiveCardInvokeBody(Model):
@@ -61,11 +63,14 @@ MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
 
 
 def conversation_type(activity: Activity) -> str:
+    """personal, groupChat or channel. Fail closed: only a conversation that says it is personal is personal;
+    one that does not say (or says something else) is treated as shared, so a reply never lands in front of
+    others because a field was missing."""
     conv = activity.conversation
     kind = (conv.conversation_type if conv else None) or ""
-    if kind in ("personal", "groupChat", "channel"):
+    if kind in (PERSONAL, "channel"):
         return kind
-    return "groupChat" if conv is not None and conv.is_group else PERSONAL
+    return SHARED
 
 
 def tenant_of(activity: Activity) -> str:
@@ -147,17 +152,17 @@ class RegisterBot(ActivityHandler):
     async def on_invoke_activity(self, turn_context: TurnContext):
         activity = turn_context.activity
         if activity.name != "adaptiveCard/action":
-            return await super().on_invoke_activity(turn_context)
+            # Bot Framework's answer to an invoke a bot does not implement. Not the SDK's handler: for some names
+            # (signin/tokenExchange) it calls a method ActivityHandler does not have, and the turn fails.
+            return InvokeResponse(status=HTTPStatus.NOT_IMPLEMENTED)
         value = activity.value if isinstance(activity.value, dict) else {}
         action = value.get("action") if isinstance(value.get("action"), dict) else {}
         data = action.get("data") if isinstance(action.get("data"), dict) else {}
         request = self._request(activity, str(action.get("verb") or data.get("verb") or ""), data=data)
         reply = await self._dispatch(request, card=True)
-        if reply.personal_data and not request.is_private:
-            delivered = await self._send_privately(turn_context, reply)
-            text = (reply.shared_notice or messages.RESULT_SENT_PRIVATELY) if delivered \
-                else messages.CANNOT_MESSAGE_PRIVATELY
-            return self._invoke_response(AdaptiveCardInvokeBody(type=MESSAGE_TYPE, value=text))
+        if not request.is_private:
+            return self._invoke_response(AdaptiveCardInvokeBody(type=MESSAGE_TYPE,
+                                                                value=await self._privately(turn_context, reply)))
         if reply.card is not None:
             return self._invoke_response(AdaptiveCardInvokeBody(type=CARD_TYPE, value=reply.card))
         return self._invoke_response(AdaptiveCardInvokeBody(type=MESSAGE_TYPE, value=reply.text or ""))
@@ -192,13 +197,19 @@ class RegisterBot(ActivityHandler):
             return Reply(card=error_card(messages.REGISTER_UNAVAILABLE))
 
     async def _deliver(self, turn_context: TurnContext, reply: Reply) -> None:
-        if reply.personal_data and conversation_type(turn_context.activity) != PERSONAL:
-            delivered = await self._send_privately(turn_context, reply)
-            notice = (reply.shared_notice or messages.RESULT_SENT_PRIVATELY) if delivered \
-                else messages.CANNOT_MESSAGE_PRIVATELY
-            await turn_context.send_activity(notice)
+        if conversation_type(turn_context.activity) != PERSONAL:
+            await turn_context.send_activity(await self._privately(turn_context, reply))
             return
         await turn_context.send_activity(self._activity(reply))
+
+    async def _privately(self, turn_context: TurnContext, reply: Reply) -> str:
+        """Need to know: in a group chat or channel, every reply (a check result, a refusal, "is lifted", "there
+        is no entry", the rate-limit notice, help) goes to the asker 1:1, and what the shared conversation is told
+        is the same neutral line whatever the outcome, so it cannot tell one outcome from another. Returns that
+        line (or, if the asker cannot be messaged 1:1, the line saying so)."""
+        delivered = await self._send_privately(turn_context, reply)
+        return (reply.shared_notice or messages.RESULT_SENT_PRIVATELY) if delivered \
+            else messages.CANNOT_MESSAGE_PRIVATELY
 
     @staticmethod
     def _activity(reply: Reply) -> Activity:

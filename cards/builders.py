@@ -114,7 +114,7 @@ def _alert_card(
     for index, (match, entry) in enumerate(shown):
         body.append(_entry_section(match, entry, guidance_max, compact, index=index, count=len(entries)))
     if len(shown) < len(entries):
-        refs = ", ".join(plain(entry.ref, REF_MAX_CHARS) for _, entry in entries[len(shown):])
+        refs = [plain(entry.ref, REF_MAX_CHARS) for _, entry in entries[len(shown):]]
         body.append(text_block(m.alert_more(refs), weight="bolder", color="attention", spacing="large",
                                separator=True))
     body.append(container(

@@ -49,7 +49,7 @@ def text_block(
     """A TextBlock. Teams reads `text` as markdown: pass only our own sentences or `cards.text.plain(...)`."""
     return {
         "type": "TextBlock",
-        "text": text,
+        "text": str(text),  # a plain str in the card, also when it is cards.text.Shown
         "wrap": wrap,
         **_props(size=size, weight=weight, color=color, isSubtle=is_subtle, style=style, spacing=spacing,
                  separator=separator),
@@ -96,8 +96,8 @@ def submit_action(
 ) -> Element:
     """A plain Action.Submit: arrives as a message activity whose `value` is `data` (works in Teams and the
     Agents Playground, unlike the msteams messageBack variants)."""
-    return {"type": "Action.Submit", "title": title, "data": dict(data),
-            **_props(tooltip=tooltip, style=style)}
+    return {"type": "Action.Submit", "title": str(title), "data": dict(data),
+            **_props(tooltip=None if tooltip is None else str(tooltip), style=style)}
 
 
 def execute_action(
@@ -175,7 +175,7 @@ def adaptive_card(
     if refresh is not None:
         card["refresh"] = refresh
     if fallback_text is not None:
-        card["fallbackText"] = fallback_text
+        card["fallbackText"] = str(fallback_text)
     return card
 
 

@@ -1,17 +1,79 @@
 """Every sentence a user of the register reads: card text and plain-text bot replies.
 
 One module, so the wording is reviewed (and, one day, translated) in one place. British English, plain words,
-no jargon. The functions below compose sentences from values that are ALREADY SAFE TO SHOW (escaped with
-`cards.text.plain`); nothing here ever sees raw user input.
+no jargon.
+
+The functions below compose sentences from values this module did not write (a display name, a reference, what
+was typed, an address). Teams renders markdown in cards AND in a bot's plain text messages, so each function is a
+`_sentence`: every str (or list of str) it is given goes through `cards.text.plain` (one line, markdown escaped)
+unless it is already `Shown` (escaped by `plain`, or another sentence), and the sentence comes back `Shown`. A
+parameter that only chooses the wording and is never shown is named in `_sentence(...)`. The one function whose
+text is not markdown (a button tooltip) is `_plain_text`. tests/test_messages.py feeds every parameter of every
+function hostile markdown and HTML.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import inspect
+from collections.abc import Callable, Mapping
 from datetime import date
 from types import MappingProxyType
+from typing import Any
 
+from cards.text import Shown, clean, plain
 from register.model import Restriction
+
+VALUE_MAX_CHARS = 200  # one value from outside (a name, a reference, a query) inside a sentence
+
+
+def _shown(value: Any) -> Any:
+    kind = type(value)
+    if kind is Shown or kind is int:  # the usual arguments: already escaped, or a count
+        return value
+    if isinstance(value, str):
+        return plain(value, VALUE_MAX_CHARS)
+    if isinstance(value, list | tuple):
+        return [_shown(item) for item in value]
+    return value
+
+
+def _sentence(*choices: str) -> Callable[[Callable[..., str]], Callable[..., Shown]]:
+    """A sentence with values from outside made safe to show (module docstring). `choices` names parameters that
+    select the wording (compared, never shown): they are passed through as given."""
+
+    def decorate(fn: Callable[..., str]) -> Callable[..., Shown]:
+        positions = frozenset(i for i, name in enumerate(inspect.signature(fn).parameters) if name in choices)
+
+        @functools.wraps(fn)
+        def sentence(*args: Any, **kwargs: Any) -> Shown:
+            if positions or kwargs:
+                args = tuple(arg if i in positions else _shown(arg) for i, arg in enumerate(args))
+                kwargs = {name: arg if name in choices else _shown(arg) for name, arg in kwargs.items()}
+                return Shown(fn(*args, **kwargs))
+            return Shown(fn(*map(_shown, args)))  # the usual call, on every card: kept cheap
+
+        sentence.markdown = True  # type: ignore[attr-defined]
+        sentence.choices = choices  # type: ignore[attr-defined]
+        return sentence
+
+    return decorate
+
+
+def _plain_text(fn: Callable[..., str]) -> Callable[..., str]:
+    """A sentence for a field Teams does not read as markdown (a tooltip): values are cleaned to one line, not
+    escaped (a backslash would show)."""
+
+    def cleaned(value: Any) -> Any:
+        return clean(value, VALUE_MAX_CHARS) if isinstance(value, str) else value
+
+    @functools.wraps(fn)
+    def sentence(*args: Any, **kwargs: Any) -> str:
+        return fn(*map(cleaned, args), **{name: cleaned(arg) for name, arg in kwargs.items()})
+
+    sentence.markdown = False  # type: ignore[attr-defined]
+    sentence.choices = ()  # type: ignore[attr-defined]
+    return sentence
 
 # --- plain-text replies (the bot sends them as text or through cards.error_card) ----------------------------
 
@@ -59,19 +121,23 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
            "November", "December")
 
 
+@_sentence()
 def format_date(d: date) -> str:
     """en-GB long date, '28 May 2027' (independent of the server's locale)."""
     return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
 
 
+@_sentence()
 def you_checked(query: str) -> str:
     return f"You checked: {query}"
 
 
+@_sentence()
 def checked_on(today: date) -> str:
     return f"Checked on {format_date(today)}."
 
 
+@_sentence()
 def quoted(text: str) -> str:
     return f"“{text}”"
 
@@ -88,19 +154,23 @@ ALERT_DETAILS_MISSING = (
 )
 
 
+@_sentence()
 def alert_several(count: int) -> str:
     return f"{count} entries on the register apply. Follow all of them."
 
 
+@_sentence()
 def entry_position(position: int, count: int) -> str:
     return f"Entry {position} of {count}"
 
 
-def alert_more(refs: str) -> str:
-    return (f"Also on the register here: {refs}. There is too much to show on one card: "
+@_sentence()
+def alert_more(refs: list[str]) -> str:
+    return (f"Also on the register here: {', '.join(refs)}. There is too much to show on one card: "
             "ask the register administrators for the details before any contact.")
 
 
+@_sentence()
 def labelled(label: str, value: str) -> str:
     return f"**{label}:** {value}"
 
@@ -135,6 +205,7 @@ BUILDING_BODY = (
 BUILDING_CHOOSE = "Check the specific flat before you visit:"
 
 
+@_sentence()
 def building_more(count: int) -> str:
     return f"And {count} more: check the flat you are visiting by its full address."
 
@@ -149,6 +220,7 @@ PENDING_BODY = (
 )
 
 
+@_sentence()
 def pending_contact(contacts: list[str]) -> str:
     return f"Before you visit, contact {' or '.join(contacts)}."
 
@@ -167,12 +239,14 @@ AMBIGUOUS_FALLBACK = "Several possible properties: check again with the full add
 CHECK_BUTTON = "Check"
 
 
+@_plain_text
 def check_button_tooltip(target: str) -> str:
     return f"Check {target}"
 
 # --- none ---------------------------------------------------------------------------------------------------
 
 
+@_sentence()
 def no_alert_for(query: str) -> str:
     return f"No alert on the register for {query}"
 
@@ -204,24 +278,29 @@ AUDIT_NEEDS_REF = "Tell me which entry, e.g. audit MCR-2026-0007"
 AUDIT_EMPTY = "No one has looked at or changed this entry yet."
 
 
+@_sentence()
 def rate_limited(limit: int) -> str:
     return (f"You've reached the limit of {limit} checks an hour. Please try again later; if you need more for "
             "your work, ask the register administrators.")
 
 
+@_sentence()
 def rate_limit_alert(who: str, limit: int) -> str:
     return (f"Register: {who} has reached the limit of {limit} checks in an hour. Further checks are refused "
-            "until the hour is over. The audit trail shows what was checked.")
+            "while they have made that many in the past hour. The audit trail shows what was checked.")
 
 
+@_sentence()
 def audit_title(ref: str) -> str:
     return f"Audit trail: {ref}"
 
 
+@_sentence()
 def audit_row(who: str, action: str, outcome: str) -> str:
     return f"{who}: {action}" + (f" ({outcome})" if outcome else "")
 
 
+@_sentence()
 def audit_more(count: int) -> str:
     return f"{count} older record(s) not shown: register-admin audit --ref gives the full trail."
 
@@ -231,10 +310,12 @@ def audit_more(count: int) -> str:
 LIFT_NEEDS_REF = "Tell me which entry to lift, e.g. lift MCR-2026-0007"
 
 
+@_sentence()
 def lifted(ref: str) -> str:
     return f"{ref} is lifted. It no longer alerts; the decision is recorded in the audit trail."
 
 
+@_sentence("reason")
 def not_lifted(ref: str, reason: str, status: str = "") -> str:
     if reason == "missing":
         return f"There is no entry {ref} on the register."

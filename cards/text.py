@@ -3,7 +3,9 @@
 Teams reads every TextBlock (and FactSet value) as markdown, so a query such as
 ``[call me](https://evil.example)`` or ``**URGENT**`` would turn into a link or bold text inside an
 official-looking alert. Anything that did not come from cards/messages.py (what the user typed, and what the
-register holds: names, addresses, guidance, contacts) goes through `plain()` before it is put into a card.
+register holds: names, addresses, guidance, contacts) goes through `plain()` before it is put into a card, and the
+sentence functions of cards/messages.py pass every value they are given through it (plain-text messages too: Teams
+renders a bot's text messages as markdown as well).
 
 Escaping is deliberately narrow: Teams on Android and older iOS builds show some backslashes literally, so
 only the characters that can start markdown structure are escaped; ordinary address punctuation (``,`` ``-``
@@ -89,6 +91,18 @@ def _escape_block_start(match: re.Match[str]) -> str:
     return f"{match.group(2)}\\{match.group(3)}"
 
 
-def plain(text: str, max_chars: int) -> str:
-    """`clean` then `escape_markdown`: the one call to use for any text that is not ours."""
-    return escape_markdown(clean(text, max_chars))
+class Shown(str):
+    """Text that may go into markdown as it is: what `plain` returned, or a sentence of cards/messages.py built from
+    such parts. `plain` hands it back unchanged, because escaping twice would show the backslashes; so a sentence
+    can be put into another sentence, or into `error_card`, and stay as it was written. cards/elements.py stores it
+    in a card as an ordinary str."""
+
+    __slots__ = ()
+
+
+def plain(text: str, max_chars: int) -> Shown:
+    """`clean` then `escape_markdown`: the one call to use for any text that is not ours. Text that is already
+    `Shown` is returned as it is."""
+    if isinstance(text, Shown):
+        return text
+    return Shown(escape_markdown(clean(text, max_chars)))

@@ -1,6 +1,13 @@
 """The spreadsheet format councils already keep, for `register-admin import` and `export` (they round-trip).
 
 Header: ref,subject,person_name,address,postcode,restrictions,guidance,contact,status,decided_on,review_on,expires_on
+
+Formula injection (OWASP "CSV injection"): a cell that begins with = + - @ (or their full-width forms), a tab, CR
+or LF is opened by a spreadsheet as a formula (`=HYPERLINK(...)`, `+cmd|...`, `-2+3`). The export writes such a
+cell with a single quote in front, which spreadsheets show as text; the import takes that quote off again. A value
+that itself begins with a quote followed by one of those characters or by another quote gets one more quote, so
+every value comes back exactly as it was (import, export, import changes nothing). Lines end in CRLF, so a CR or
+LF inside a value is always inside quotes: it cannot start a new row.
 """
 
 from __future__ import annotations
@@ -63,8 +70,28 @@ def read_csv(text: str) -> ParsedFile:
     return ParsedFile(entries, errors)
 
 
+#: Leading characters that make a spreadsheet read a cell as a formula (OWASP), with their full-width forms, which
+#: some spreadsheet locales turn into the ASCII ones.
+FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+
+
+def _needs_guard(value: str) -> bool:
+    first, second = value[:1], value[1:2]
+    return first in FORMULA_START or (first == "'" and bool(second) and (second in FORMULA_START or second == "'"))
+
+
+def guard_cell(value: str) -> str:
+    """What the export writes: the value as text a spreadsheet will not evaluate."""
+    return "'" + value if value and _needs_guard(value) else value
+
+
+def unguard_cell(value: str) -> str:
+    """What the import reads: the exact inverse of guard_cell."""
+    return value[1:] if value.startswith("'") and _needs_guard(value[1:]) else value
+
+
 def _field(row: dict, name: str) -> str:
-    value = (row.get(name) or "").strip()
+    value = unguard_cell((row.get(name) or "").strip())
     if len(value) > MAX_FIELD:
         raise ValueError(f"{name} is longer than {MAX_FIELD} characters")
     return value
@@ -141,21 +168,27 @@ def _entry_from_row(row: dict) -> Entry:
 
 def write_csv(entries: Iterable[Entry]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    # CRLF (RFC 4180): the csv module quotes a cell holding any character of the line terminator, so a CR or LF
+    # inside a value can never end the row early and start a new one (whose first cell could be a formula).
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for e in entries:
-        writer.writerow({
-            "ref": e.ref,
-            "subject": e.subject.value,
-            "person_name": e.person_name,
-            "address": e.address.text if e.address else "",
-            "postcode": e.address.postcode if e.address else "",
-            "restrictions": ";".join(r.value for r in e.restrictions),
-            "guidance": e.guidance,
-            "contact": e.contact,
-            "status": e.status.value,
-            "decided_on": e.decided_on.isoformat() if e.decided_on else "",
-            "review_on": e.review_on.isoformat() if e.review_on else "",
-            "expires_on": e.expires_on.isoformat() if e.expires_on else "",
-        })
+        writer.writerow({column: guard_cell(value) for column, value in _row(e).items()})
     return out.getvalue()
+
+
+def _row(e: Entry) -> dict[str, str]:
+    return {
+        "ref": e.ref,
+        "subject": e.subject.value,
+        "person_name": e.person_name,
+        "address": e.address.text if e.address else "",
+        "postcode": e.address.postcode if e.address else "",
+        "restrictions": ";".join(r.value for r in e.restrictions),
+        "guidance": e.guidance,
+        "contact": e.contact,
+        "status": e.status.value,
+        "decided_on": e.decided_on.isoformat() if e.decided_on else "",
+        "review_on": e.review_on.isoformat() if e.review_on else "",
+        "expires_on": e.expires_on.isoformat() if e.expires_on else "",
+    }

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import html
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -11,16 +13,65 @@ from typing import Any
 from register.matching import RegisterIndex
 from register.model import Actor, AuditRecord, Entry, Incident, IncidentStatus, Outcome, Status
 from register.service import Register
+from register.store import AUDIT_FLOOR_DAYS
+
+#: The longest a retention setting may be (100 years): beyond it a date overflows, and it is surely a typo.
+MAX_RETENTION_DAYS = 100 * 365
+#: How long an entry can run between its decision and its (review or) expiry without a review extending it.
+ENTRY_LIFE_DAYS = 365
+
+_SETTING = {"closed_days": "REGISTER_RETENTION_DAYS", "rejected_days": "REGISTER_REJECTED_RETENTION_DAYS",
+            "audit_days": "REGISTER_AUDIT_RETENTION_DAYS"}
+
+
+class PolicyError(ValueError):
+    """A retention setting the register refuses to run with; the message names the setting and the limit."""
 
 
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
-    """Defaults from the policy: closed entries and their incidents 6 years, rejected reports 12 months.
-    The audit trail is kept 7 years, so it outlives the entries it speaks of (configurable)."""
+    """Defaults from the policy: closed entries and their incidents 6 years, rejected reports 12 months, the audit
+    trail 7 years. A policy that would let the audit trail go before the entries it explains cannot be built:
+    audit retention is at least `audit_floor_days` (never less than the stores' own AUDIT_FLOOR_DAYS)."""
 
     closed_days: int = 6 * 365
     rejected_days: int = 365
-    audit_days: int = 7 * 365
+    audit_days: int = AUDIT_FLOOR_DAYS
+
+    def __post_init__(self) -> None:
+        for name in ("closed_days", "rejected_days", "audit_days"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise PolicyError(f"{_SETTING[name]} must be a whole number of days, not {value!r}")
+            if not 1 <= value <= MAX_RETENTION_DAYS:
+                raise PolicyError(f"{_SETTING[name]} is {value}: it must be between 1 and {MAX_RETENTION_DAYS} days")
+        if self.audit_days < self.audit_floor_days:
+            raise PolicyError(
+                f"REGISTER_AUDIT_RETENTION_DAYS is {self.audit_days}: the audit trail must be kept at least "
+                f"{self.audit_floor_days} days, so that it outlives the entries it explains (never less than "
+                f"{AUDIT_FLOOR_DAYS} days; otherwise the longer of REGISTER_RETENTION_DAYS ({self.closed_days}) "
+                f"and REGISTER_REJECTED_RETENTION_DAYS ({self.rejected_days}) plus the {ENTRY_LIFE_DAYS} days an "
+                "entry can run before review)")
+
+    @property
+    def audit_floor_days(self) -> int:
+        return max(AUDIT_FLOOR_DAYS, max(self.closed_days, self.rejected_days) + ENTRY_LIFE_DAYS)
+
+    @classmethod
+    def from_settings(cls, env: Mapping[str, str]) -> RetentionPolicy:
+        """The policy from REGISTER_*RETENTION_DAYS (unset or empty: the default). Anything but a whole number of
+        days in range is refused with the reason (PolicyError), never read as something else."""
+        default = cls()
+        values: dict[str, int] = {}
+        for name, setting in _SETTING.items():
+            text = (env.get(setting) or "").strip()
+            if not text:
+                values[name] = getattr(default, name)
+            elif re.fullmatch(r"[+-]?[0-9]{1,12}", text):
+                values[name] = int(text)
+            else:
+                raise PolicyError(f"{setting}={text[:40]!r} is not a whole number of days")
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)

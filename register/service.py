@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 from register.matching import LookupResult, RegisterIndex
 from register.model import Actor, AuditRecord, Entry, Incident, Status
@@ -46,11 +47,45 @@ class NotLifted:
 
 @dataclass(frozen=True, slots=True)
 class RateLimited:
-    """The user has used their checks for this hour. `first` is true once per user per hour: the moment to tell
-    the administrators (trawling is the abuse this limit exists for)."""
+    """The user has used their checks for the past hour. `first` is true once per user per window: the moment to
+    tell the administrators (trawling is the abuse this limit exists for)."""
 
     limit: int
     first: bool
+
+
+RATE_WINDOW_MINUTES = 60  # the check limit counts the checks of the past hour (a sliding window)
+
+
+def slide_window(body: dict[str, Any] | None, now_ms: int, limit: int,
+                 window_minutes: int = RATE_WINDOW_MINUTES) -> tuple[dict[str, Any] | None, bool, bool]:
+    """One check against a user's window document {"minutes": [[minute, checks], ...], "alerted": ms | None}:
+    returns (the new document or None to leave it as it is, allowed, first refusal of the window).
+
+    Allowed checks are counted per minute (minutes since the epoch), so the document stays small whatever the
+    limit (at most 61 pairs). A check counts until a full window has passed after the end of its minute: no span
+    of `window_minutes` ever holds more than `limit` allowed checks (someone may wait up to a minute longer
+    than an exact window would make them). Refusals are not counted, so a user who keeps trying is let in again
+    as soon as their oldest checks drop out. `alerted` is when the administrators were last told; they are told
+    again only once it is a window ago. A refusal that is not the first writes nothing, and an older copy of the
+    document can only hold fewer recent checks than the stored one, never more: so a refusal decided from an
+    older copy is still right."""
+    body = body or {}
+    minute = now_ms // 60_000
+    oldest = minute - window_minutes - 1  # buckets after this minute are in the window
+    raw = body.get("minutes") if isinstance(body.get("minutes"), list) else []
+    buckets = {m: c for m, c in (pair for pair in raw if _is_bucket(pair)) if m > oldest}
+    alerted = body.get("alerted")
+    if sum(buckets.values()) < limit:
+        buckets[minute] = buckets.get(minute, 0) + 1
+        return {"minutes": sorted([m, c] for m, c in buckets.items()), "alerted": alerted}, True, False
+    if type(alerted) is int and alerted > now_ms - window_minutes * 60_000:
+        return None, False, False
+    return {"minutes": sorted([m, c] for m, c in buckets.items()), "alerted": now_ms}, False, True
+
+
+def _is_bucket(pair: Any) -> bool:
+    return isinstance(pair, list) and len(pair) == 2 and type(pair[0]) is int and type(pair[1]) is int
 
 
 class Register:
@@ -123,16 +158,26 @@ class Register:
         return self.roles.role_of(actor)
 
     async def rate_limit(self, actor: Actor) -> RateLimited | None:
-        """Count this check against the user's hourly allowance (a store counter, so every instance shares it).
-        Returns None when within the limit; otherwise the refusal, which is audited."""
+        """Count this check against the user's allowance: at most `checks_per_hour` in any hour (a sliding window,
+        not a clock hour: 120 checks around the turn of an hour are not let through). The window is one small
+        store document per user, so every instance shares it; updating it is one store round trip
+        (Store.update_document). Returns None when within the limit; otherwise the refusal, which is audited."""
         if self.checks_per_hour <= 0:
             return None
-        hour = self.clock().strftime("%Y%m%d%H")
-        used = await self.store.next_number(f"rate:{actor.user_id}:{hour}")
-        if used <= self.checks_per_hour:
+        now_ms = int(self.clock().timestamp() * 1000)
+        decided: list[tuple[bool, bool]] = []
+
+        def change(body: dict[str, Any] | None) -> dict[str, Any] | None:
+            new, allowed, first = slide_window(body, now_ms, self.checks_per_hour)
+            decided.append((allowed, first))  # the store may call this again after a lost race: the last counts
+            return new
+
+        await self.store.update_document(f"rate:{actor.user_id}", change)
+        allowed, first = decided[-1]
+        if allowed:
             return None
         await self.audit(actor, "refused", outcome="rate_limited")
-        return RateLimited(self.checks_per_hour, first=used == self.checks_per_hour + 1)
+        return RateLimited(self.checks_per_hour, first=first)
 
     async def lift(self, ref: str, actor: Actor, conversation_type: str) -> Lifted | NotLifted:
         """An approver lifts an active entry: an etag-checked read-modify-write, so two approvers lifting at once

@@ -9,13 +9,24 @@ An unreachable backend raises `StoreUnavailable`: the caller tells the user to t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from register.model import AuditRecord, ConversationRef, Entry, Incident
 
+if TYPE_CHECKING:
+    from register.sealing import Seal
+
 T = TypeVar("T")
+
+#: The audit trail's floor, in days: no audit record (nor its reference index) younger than this can be deleted,
+#: whatever a caller passes; each backend enforces it itself (SQLite in a trigger against its own clock, Cosmos in
+#: the purge code). 7 x 365 days = the 6 years the policy keeps closed entries by default, plus the 12 months an
+#: entry can run before it must be reviewed: the trail outlives the entries it explains. Not configurable: a
+#: floor that a setting can lower is not a floor. `RetentionPolicy` refuses anything shorter (docs: SECURITY.md).
+AUDIT_FLOOR_DAYS = 7 * 365
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +115,18 @@ class Store(Protocol):
     # audit (append-only: no update, no delete)
     async def append_audit(self, record: AuditRecord) -> None: ...
     async def list_audit(
-        self, *, ref: str | None = None, since: datetime | None = None, until: datetime | None = None
-    ) -> list[AuditRecord]: ...
+        self, *, ref: str | None = None, since: datetime | None = None, until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        """Records with since <= at < until (and naming `ref`). With `limit`, only the first `limit` by `at`."""
+
+    # audit seals (append-only, numbered 1, 2, 3...: register/sealing.py)
+    async def latest_seal(self) -> Seal | None: ...
+    async def append_seal(self, seal: Seal) -> Seal | Conflict:
+        """Create seal number `seal.n`; Conflict('exists') if that number is taken (another instance sealed)."""
+
+    async def list_seals(self, *, after: int = 0, limit: int = 100) -> list[Seal]:
+        """Seals numbered above `after`, in order, at most `limit`."""
 
     # conversation references (partition: the user id)
     async def save_conversation_ref(self, ref: ConversationRef) -> None: ...
@@ -113,6 +134,19 @@ class Store(Protocol):
 
     async def next_number(self, name: str) -> int:
         """A counter that never gives the same number twice, even to two instances at once (etag retry)."""
+
+    async def update_document(
+        self, name: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """Read-modify-write of a small named document (a user's recent checks, ...), safe with several instances:
+        `change` gets the current body (None if there is none) and returns the new one, or None to leave it as it
+        is. It must be a pure function: after a lost race it is called again with the newer body, and the body its
+        LAST call returned is the one stored. Returns the body as stored (or as read, when left as it is).
+
+        One store round trip in the usual case (Cosmos: a replace with the etag of this instance's last write of
+        that document, a read only after a conflict). When `change` leaves the document as it is, the answer may
+        come from this instance's last copy without a round trip: use that only for decisions an older copy cannot
+        get wrong (a document that only ever gains entries, say)."""
 
     # small named settings documents (the role table, ...), etag-checked like entries
     async def get_setting(self, name: str) -> Saved[dict[str, Any]] | None: ...
@@ -142,4 +176,5 @@ class Store(Protocol):
     async def delete_entry(self, ref: str) -> bool: ...
     async def delete_incident(self, ref: str) -> bool: ...
     async def purge_audit(self, before: datetime) -> int:
-        """Delete audit records older than `before` (the audit retention period). Nothing else edits the trail."""
+        """Delete audit records older than `before` (the audit retention period) and their reference index, but
+        never one younger than AUDIT_FLOOR_DAYS, whatever `before` says. Nothing else edits the trail."""

@@ -8,8 +8,9 @@ COSMOS_CONTAINER_PREFIX:
   incidents      pk = incident ref     id = incident ref   the same
   audit          pk = UTC day of `at`  id = record id      append-only; `refs` is an array (ARRAY_CONTAINS)
   conversations  pk = Teams user id    id = user id        upserted on every message, point reads
-  counters       pk = counter name     id = counter name   etag read-modify-write
+  counters       pk = counter name     id = counter name   etag read-modify-write (numbers, rate windows)
   settings       pk = setting name     id = setting name   small documents (the role table), etag writes
+  seals          pk = 'chain'          id = seal number    append-only seals of the audit trail (register/sealing.py)
   documents      pk = kind|partition   id = document id    working documents (drafts, outbox, claims); etag
                                                            writes; per-item `ttl` where a document expires
 
@@ -60,7 +61,8 @@ from azure.cosmos.documents import ConnectionPolicy, RetryOptions
 from azure.cosmos.exceptions import CosmosClientTimeoutError, CosmosHttpResponseError
 
 from register.model import AuditRecord, ConversationRef, Entry, Incident
-from register.store import Changes, Conflict, Document, Saved, StoreUnavailable
+from register.sealing import Seal, epoch_us, utc
+from register.store import AUDIT_FLOOR_DAYS, Changes, Conflict, Document, Saved, StoreUnavailable
 
 log = logging.getLogger("register.storage.cosmos")
 
@@ -73,9 +75,13 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 PK_PATH = "/pk"
 
 ENTRIES, INCIDENTS, AUDIT = "entries", "incidents", "audit"
-CONVERSATIONS, COUNTERS, SETTINGS, DOCUMENTS = "conversations", "counters", "settings", "documents"
+CONVERSATIONS, COUNTERS, SETTINGS = "conversations", "counters", "settings"
+SEALS = "seals"
+#: Every seal is in one logical partition: the chain is read in order, and written once every few minutes.
+SEALS_PK = "chain"
+DOCUMENTS = "documents"
 QUERY_PAGE_SIZE = 1000
-CONTAINERS = (ENTRIES, INCIDENTS, AUDIT, CONVERSATIONS, COUNTERS, SETTINGS, DOCUMENTS)
+CONTAINERS = (ENTRIES, INCIDENTS, AUDIT, CONVERSATIONS, COUNTERS, SETTINGS, SEALS, DOCUMENTS)
 #: Containers whose documents may carry a per-item `ttl` (TTL on, no default: `default_ttl=-1`).
 TTL_CONTAINERS = frozenset({DOCUMENTS})
 
@@ -122,6 +128,12 @@ INDEXING_POLICIES: dict[str, dict[str, Any]] = {
         "indexingMode": "consistent",
         "automatic": True,
         "includedPaths": [],
+        "excludedPaths": [{"path": "/*"}],
+    },
+    SEALS: {  # read in order of the seal number; the record lists are never filtered on
+        "indexingMode": "consistent",
+        "automatic": True,
+        "includedPaths": [{"path": "/n/?"}, {"path": "/pk/?"}],
         "excludedPaths": [{"path": "/*"}],
     },
     DOCUMENTS: {  # read by point reads and single-partition queries on pk; the expiry purge reads expires_us
@@ -410,28 +422,17 @@ def doc_id(key: str) -> str:
     return "~" + base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()).decode().rstrip("=")
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def epoch_us(moment: datetime) -> int:
-    return (_utc(moment) - _EPOCH) // timedelta(microseconds=1)
-
-
 def from_epoch_us(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=int(value))
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(value))
 
 
 def audit_partition(moment: datetime) -> str:
     """The audit partition of a record: its UTC day, `YYYY-MM-DD`."""
-    return _utc(moment).date().isoformat()
+    return utc(moment).date().isoformat()
 
 
 def audit_days(since: datetime, until: datetime) -> list[str]:
-    first, last = _utc(since).date(), _utc(until).date()
+    first, last = utc(since).date(), utc(until).date()
     return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
@@ -442,6 +443,14 @@ MAX_AUDIT_DAYS = 92
 
 def _body(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in _SYSTEM}
+
+
+_COUNTER_KEYS = frozenset((*_SYSTEM, "id", "pk", "name", "write_id"))
+
+
+def _counter_body(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """What update_document's caller sees of a counters document: its own fields only."""
+    return {k: v for k, v in doc.items() if k not in _COUNTER_KEYS}
 
 
 # -- change polling --------------------------------------------------------------------------------
@@ -502,7 +511,7 @@ def decode_cursor(cursor: str | None, names: tuple[str, ...]) -> dict[str, Water
 # -- the store -------------------------------------------------------------------------------------
 
 _COUNTER_ATTEMPTS = 200
-#: Counter documents remembered for next_number (the newest; a per-user hourly counter is one name an hour).
+#: Counter documents remembered by update_document (the most recently used; a user's rate window is one each).
 COUNTER_CACHE = 10_000
 
 #: After a call ran out of retries, calls made in the next DEGRADED_S seconds get one short attempt
@@ -523,7 +532,7 @@ class CosmosStore:
         self._retry = retry or RetryPolicy(budget=settings.timeout)
         self._probe = PROBE if PROBE.budget < self._retry.budget else self._retry
         self._degraded_until = 0.0
-        self._counters: OrderedDict[str, dict[str, Any]] = OrderedDict()  # next_number: last written, by name
+        self._counters: OrderedDict[str, dict[str, Any]] = OrderedDict()  # update_document: last copy, by name
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # what "now" is for document expiry
         self._db: DatabaseProxy = client.get_database_client(settings.database)
         self._c: dict[str, ContainerProxy] = {
@@ -786,13 +795,14 @@ class CosmosStore:
                 raise ValueError(f"audit record id {record.id} already used for a different record")
 
     async def list_audit(
-        self, *, ref: str | None = None, since: datetime | None = None, until: datetime | None = None
+        self, *, ref: str | None = None, since: datetime | None = None, until: datetime | None = None,
+        limit: int | None = None,
     ) -> list[AuditRecord]:
         where: list[str] = []
         params: list[dict[str, Any]] = []
-        if since is not None and until is not None:
+        if since is not None and until is not None and (utc(until).date() - utc(since).date()).days < MAX_AUDIT_DAYS:
             days = audit_days(since, until)
-            if len(days) <= MAX_AUDIT_DAYS:
+            if days:
                 names = [f"@d{n}" for n in range(len(days))]
                 where.append(f"c.pk IN ({', '.join(names)})")
                 params += [{"name": n, "value": d} for n, d in zip(names, days, strict=True)]
@@ -805,8 +815,31 @@ class CosmosStore:
         if ref is not None:
             where.append("ARRAY_CONTAINS(c.refs, @ref)")
             params.append({"name": "@ref", "value": ref})
-        sql = "SELECT * FROM c" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY c.at_us"
+        top = ""
+        if limit is not None:
+            top = "TOP @limit "
+            params.append({"name": "@limit", "value": int(limit)})
+        sql = f"SELECT {top}* FROM c" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY c.at_us"
         return [AuditRecord.from_dict(d) for d in await self._query(AUDIT, sql, params)]
+
+    # audit seals (append-only: created with their number as id, never replaced or deleted by this class)
+
+    async def latest_seal(self) -> Seal | None:
+        docs = await self._query(SEALS, "SELECT TOP 1 * FROM c WHERE c.pk = @pk ORDER BY c.n DESC",
+                                 [{"name": "@pk", "value": SEALS_PK}], partition_key=SEALS_PK)
+        return Seal.from_dict(docs[0]) if docs else None
+
+    async def append_seal(self, seal: Seal) -> Seal | Conflict:
+        doc = {**seal.to_dict(), "id": f"{seal.n:012d}", "pk": SEALS_PK}
+        result = await self._create(SEALS, doc)
+        return result if isinstance(result, Conflict) else seal
+
+    async def list_seals(self, *, after: int = 0, limit: int = 100) -> list[Seal]:
+        docs = await self._query(
+            SEALS, "SELECT TOP @limit * FROM c WHERE c.pk = @pk AND c.n > @after ORDER BY c.n",
+            [{"name": "@limit", "value": int(limit)}, {"name": "@pk", "value": SEALS_PK},
+             {"name": "@after", "value": int(after)}], partition_key=SEALS_PK)
+        return [Seal.from_dict(d) for d in docs]
 
     # conversation references
 
@@ -931,13 +964,18 @@ class CosmosStore:
         return await self._delete(INCIDENTS, doc_id(ref), ref)
 
     async def purge_audit(self, before: datetime) -> int:
-        """Delete audit records with `at` < `before`: one cross-partition query for their ids (only days
-        up to `before`), then point deletes, a few at a time. Nothing at or after the cutoff is touched."""
-        sql = "SELECT c.id, c.pk FROM c WHERE c.at_us < @before"
-        old = await self._query(AUDIT, sql, [{"name": "@before", "value": epoch_us(before)}])
+        """Delete audit records with `at` < `before`, but never one inside the floor (AUDIT_FLOOR_DAYS, by this
+        process's clock), whatever `before` says: one cross-partition query for their ids, then point deletes, a
+        few at a time. The reference index is the `refs` array inside each record, so it goes with its record
+        and nothing else deletes it."""
+        cutoff = min(epoch_us(before), epoch_us(datetime.now(UTC) - timedelta(days=AUDIT_FLOOR_DAYS)))
+        sql = "SELECT c.id, c.pk, c.at_us FROM c WHERE c.at_us < @before"
+        old = await self._query(AUDIT, sql, [{"name": "@before", "value": cutoff}])
         gate = asyncio.Semaphore(8)
 
         async def one(doc: dict[str, Any]) -> bool:
+            if not isinstance(doc.get("at_us"), int) or doc["at_us"] >= cutoff:
+                return False  # belt and braces: only what the query was asked for
             async with gate:
                 return await self._delete(AUDIT, doc["id"], doc["pk"])
 
@@ -946,28 +984,41 @@ class CosmosStore:
     # counters
 
     async def next_number(self, name: str) -> int:
-        """Read-modify-write with the etag: a lost race re-reads and tries again, with a little jitter,
-        within one time budget. Two instances can never both get n: only one replace of an etag succeeds."""
+        """An `update_document` that adds one: two instances can never both get n."""
+        body = await self.update_document(name, lambda doc: {"value": int(doc["value"]) + 1 if doc else 1})
+        assert body is not None
+        return int(body["value"])
+
+    async def update_document(
+        self, name: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """Read-modify-write with the etag: a lost race re-reads and tries again, with a little jitter, within one
+        time budget. Only one replace of an etag succeeds, so no update is ever lost.
+
+        The document this instance last wrote (or read) is remembered: when nobody else has written since, its etag
+        still matches and the update is one round trip instead of a read and a replace (a user's rate window is
+        written on every check). A stale copy is a 412 like any lost race, and costs the read it saved. When
+        `change` leaves the document as it is, the remembered copy is the answer (no round trip)."""
         deadline = time.monotonic() + self._retry.budget
-        # The document this instance last wrote: when nobody else has written since, its etag still matches and
-        # the increment is one round trip instead of a read and a replace (a per-user rate counter is written on
-        # every check). A stale one is a 412 like any lost race, and costs the read it saved.
         current = self._counters.pop(name, None)
         for attempt in range(_COUNTER_ATTEMPTS):
             cached = current is not None
             if current is None:
                 current = await self._read(COUNTERS, name, name, deadline)
+            body = change(_counter_body(current) if current is not None else None)
+            if body is None:
+                if current is not None:
+                    self._remember_counter(name, current)
+                    return _counter_body(current)
+                return None
+            doc = {**body, "id": doc_id(name), "pk": name, "name": name}
             if current is None:
-                first = {"id": doc_id(name), "pk": name, "name": name, "value": 1}
-                result = await self._create(COUNTERS, first, deadline)
+                result = await self._create(COUNTERS, doc, deadline)
             else:
-                body = {**_body(current), "value": int(current["value"]) + 1}
-                result = await self._replace(COUNTERS, body, current["_etag"], deadline)
+                result = await self._replace(COUNTERS, doc, current["_etag"], deadline)
             if not isinstance(result, Conflict):
-                self._counters[name] = result
-                while len(self._counters) > COUNTER_CACHE:
-                    self._counters.popitem(last=False)
-                return int(result["value"])
+                self._remember_counter(name, result)
+                return _counter_body(result)
             current = None
             if cached:
                 continue  # our copy was out of date: read the current one at once
@@ -976,3 +1027,8 @@ class CosmosStore:
                 break
             await asyncio.sleep(pause)
         raise StoreUnavailable(f"Cosmos DB counter '{name}': too many concurrent writers, try again")
+
+    def _remember_counter(self, name: str, doc: dict[str, Any]) -> None:
+        self._counters[name] = doc
+        while len(self._counters) > COUNTER_CACHE:
+            self._counters.popitem(last=False)

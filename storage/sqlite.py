@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 import orjson
 
 from register.model import AuditRecord, ConversationRef, Entry, Incident
-from register.store import Changes, Conflict, Document, Saved, StoreUnavailable
+from register.sealing import Seal, utc
+from register.store import AUDIT_FLOOR_DAYS, Changes, Conflict, Document, Saved, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -47,7 +48,12 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
 
-_SCHEMA = """
+#: A record is "past the floor" when SQLite's own clock says it is older than AUDIT_FLOOR_DAYS. An `at` that SQLite
+#: cannot read counts as inside the floor (fail closed).
+_INSIDE_FLOOR = f"COALESCE(julianday({{at}}) >= julianday('now', '-{AUDIT_FLOOR_DAYS} days'), 1)"
+
+_SCHEMA = f"""
+BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS docs (
     kind TEXT NOT NULL,
     id   TEXT NOT NULL,
@@ -69,12 +75,37 @@ CREATE TABLE IF NOT EXISTS audit_refs (
     ref TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_refs_ref ON audit_refs (ref);
-CREATE TABLE IF NOT EXISTS audit_purge_floor (value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_refs_seq ON audit_refs (audit_seq);
+CREATE TABLE IF NOT EXISTS audit_seals (
+    n    INTEGER PRIMARY KEY,
+    body TEXT NOT NULL
+);
+-- The audit trail, its reference index and its seals are append-only. Deletion is possible only for records
+-- past the floor, judged by the database's own clock (never by a value a caller writes), and for their index
+-- rows. INSERT OR REPLACE would delete without firing the delete triggers, so an insert may not reuse a key.
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_delete_only_past_retention BEFORE DELETE ON audit
-    WHEN old.at >= COALESCE((SELECT value FROM audit_purge_floor), '')
+CREATE TRIGGER IF NOT EXISTS audit_no_replace BEFORE INSERT ON audit
+    WHEN EXISTS (SELECT 1 FROM audit WHERE id = new.id OR seq = new.seq)
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_delete_only_past_floor BEFORE DELETE ON audit
+    WHEN {_INSIDE_FLOOR.format(at="old.at")}
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_refs_no_update BEFORE UPDATE ON audit_refs
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_refs_delete_only_past_floor BEFORE DELETE ON audit_refs
+    WHEN EXISTS (SELECT 1 FROM audit WHERE seq = old.audit_seq AND {_INSIDE_FLOOR.format(at="at")})
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_seals_no_update BEFORE UPDATE ON audit_seals
+    BEGIN SELECT RAISE(ABORT, 'the audit seals are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_seals_no_delete BEFORE DELETE ON audit_seals
+    BEGIN SELECT RAISE(ABORT, 'the audit seals are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_seals_no_replace BEFORE INSERT ON audit_seals
+    WHEN EXISTS (SELECT 1 FROM audit_seals WHERE n = new.n)
+    BEGIN SELECT RAISE(ABORT, 'the audit seals are append-only'); END;
+-- before the floor was the database's own: a cut-off the purge wrote into a table, which the trigger trusted
+DROP TRIGGER IF EXISTS audit_delete_only_past_retention;
+DROP TABLE IF EXISTS audit_purge_floor;
 CREATE TABLE IF NOT EXISTS documents (
     kind       TEXT NOT NULL,
     part       TEXT NOT NULL,
@@ -89,6 +120,11 @@ CREATE TABLE IF NOT EXISTS counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS counter_docs (
+    name TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+COMMIT;
 """
 
 ENTRY, INCIDENT, CONVERSATION, SETTING = "entry", "incident", "conversation", "setting"
@@ -330,7 +366,8 @@ class SQLiteStore:
         await self._write(_append)
 
     async def list_audit(
-        self, *, ref: str | None = None, since: datetime | None = None, until: datetime | None = None
+        self, *, ref: str | None = None, since: datetime | None = None, until: datetime | None = None,
+        limit: int | None = None,
     ) -> list[AuditRecord]:
         def _list() -> list[AuditRecord]:
             sql = "SELECT a.body FROM audit a"
@@ -347,10 +384,36 @@ class SQLiteStore:
                 args.append(until.isoformat())
             if where:
                 sql += " WHERE " + " AND ".join(where)
-            sql += " ORDER BY a.seq"
+            if limit is None:
+                sql += " ORDER BY a.seq"
+            else:
+                sql += " ORDER BY a.at, a.id LIMIT ?"
+                args.append(limit)
             return [AuditRecord.from_dict(orjson.loads(r[0])) for r in self.conn.execute(sql, args)]
 
         return await self._run(_list)
+
+    async def latest_seal(self) -> Seal | None:
+        row = await self._run(lambda: self.conn.execute(
+            "SELECT body FROM audit_seals ORDER BY n DESC LIMIT 1").fetchone())
+        return Seal.from_dict(orjson.loads(row[0])) if row else None
+
+    async def append_seal(self, seal: Seal) -> Seal | Conflict:
+        def _append() -> bool:
+            with self._tx():
+                try:
+                    self.conn.execute("INSERT INTO audit_seals (n, body) VALUES (?, ?)",
+                                      (seal.n, _dumps(seal.to_dict())))
+                except sqlite3.IntegrityError:
+                    return False
+            return True
+
+        return seal if await self._write(_append) else Conflict("exists")
+
+    async def list_seals(self, *, after: int = 0, limit: int = 100) -> list[Seal]:
+        rows = await self._run(lambda: self.conn.execute(
+            "SELECT body FROM audit_seals WHERE n > ? ORDER BY n LIMIT ?", (after, limit)).fetchall())
+        return [Seal.from_dict(orjson.loads(r[0])) for r in rows]
 
     async def save_conversation_ref(self, ref: ConversationRef) -> None:
         await self._write(self._replace, CONVERSATION, ref.user_id, ref.to_dict(), None)
@@ -371,6 +434,27 @@ class SQLiteStore:
 
         return await self._write(_next)
 
+    async def update_document(
+        self, name: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """Read and write in one transaction on the worker thread (the write lock is taken first, so no other
+        process can interleave): `change` runs there, once."""
+
+        def _update() -> dict[str, Any] | None:
+            with self._tx():
+                row = self.conn.execute("SELECT body FROM counter_docs WHERE name = ?", (name,)).fetchone()
+                current = orjson.loads(row[0]) if row else None
+                body = change(current)
+                if body is None:
+                    return current
+                self.conn.execute(
+                    "INSERT INTO counter_docs (name, body) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET body = excluded.body",
+                    (name, _dumps(body)),
+                )
+                return body
+
+        return await self._write(_update)
 
     async def get_setting(self, name: str) -> Saved[dict[str, Any]] | None:
         found = await self._run(self._get, SETTING, name)
@@ -477,16 +561,14 @@ class SQLiteStore:
 
     async def purge_audit(self, before: datetime) -> int:
         def _purge() -> int:
-            cutoff = before.isoformat()
+            # The triggers refuse to delete anything inside the floor whatever `before` says; the same condition
+            # here keeps one too-young record from aborting the whole purge.
+            past = f"julianday(at) < julianday(?) AND NOT {_INSIDE_FLOOR.format(at='at')}"
+            cutoff = utc(before).isoformat()
             with self._tx():
-                # The trigger refuses to delete anything at or after the floor: retention can only take the past.
-                self.conn.execute("DELETE FROM audit_purge_floor")
-                self.conn.execute("INSERT INTO audit_purge_floor (value) VALUES (?)", (cutoff,))
                 self.conn.execute(
-                    "DELETE FROM audit_refs WHERE audit_seq IN (SELECT seq FROM audit WHERE at < ?)", (cutoff,))
-                count = self.conn.execute("DELETE FROM audit WHERE at < ?", (cutoff,)).rowcount
-                self.conn.execute("DELETE FROM audit_purge_floor")
-            return count
+                    f"DELETE FROM audit_refs WHERE audit_seq IN (SELECT seq FROM audit WHERE {past})", (cutoff,))
+                return self.conn.execute(f"DELETE FROM audit WHERE {past}", (cutoff,)).rowcount
 
         return await self._write(_purge)
 

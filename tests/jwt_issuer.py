@@ -86,6 +86,21 @@ class SigningKey:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+class JsonHandler(BaseHTTPRequestHandler):
+    """A quiet `http.server` handler that answers JSON (the local token servers' common part)."""
+
+    def _send(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
 @dataclass
 class JwtIssuer:
     """OpenID metadata at `/v1/.well-known/openidconfiguration` (the path login.botframework.com uses) and
@@ -145,7 +160,7 @@ class JwtIssuer:
     def start(self) -> JwtIssuer:
         issuer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 issuer.hits[self.path] += 1
                 if issuer.delay:
@@ -158,17 +173,6 @@ class JwtIssuer:
                     self._send(200, issuer.jwks())
                 else:
                     self._send(404, {"error": "not found"})
-
-            def _send(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True

@@ -1,5 +1,7 @@
 """The storage contract: every backend subclasses `StoreContract` and provides a `store` fixture (a fresh, empty
-store per test). Behaviour the register relies on is asserted here once, for all backends."""
+store per test) and a `tamper` fixture: what someone with the database's admin rights can do behind the store's
+back (alter or delete an audit record or a seal directly, triggers and all). Behaviour the register relies on is
+asserted here once, for all backends."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from register.model import (
     Status,
     Subject,
 )
-from register.store import Changes, Conflict, Document, Saved, Store
+from register.sealing import GENESIS, Finding, Seal, build_seal, seal_audit, verify_audit
+from register.store import AUDIT_FLOOR_DAYS, Changes, Conflict, Document, Saved, Store
 
 
 def make_entry(ref: str = "MCR-2026-0001", **kw) -> Entry:
@@ -194,6 +197,8 @@ class StoreContract:
     async def test_store_offers_no_way_to_edit_or_delete_audit(self, store: Store):
         names = [n for n in dir(store) if "audit" in n and not n.startswith("_")]
         assert sorted(names) == ["append_audit", "list_audit", "purge_audit"]
+        seals = [n for n in dir(store) if "seal" in n and not n.startswith("_")]
+        assert sorted(seals) == ["append_seal", "latest_seal", "list_seals"]
 
     async def test_purge_audit_takes_only_records_older_than_the_cutoff(self, store: Store):
         t0 = datetime(2019, 1, 1, tzinfo=UTC)
@@ -205,6 +210,21 @@ class StoreContract:
         assert await store.list_audit() == [recent]
         assert await store.list_audit(ref="MCR-2019-0001") == [recent]
         assert await store.purge_audit(t0 + timedelta(days=1)) == 0
+
+    async def test_purge_audit_never_reaches_inside_the_floor_whatever_it_is_told(self, store: Store):
+        """`REGISTER_AUDIT_RETENTION_DAYS=-1` used to purge everything: the store itself keeps every record younger
+        than AUDIT_FLOOR_DAYS, and its reference index with it, even when asked to purge up to the far future."""
+        now = datetime.now(UTC)
+        past = make_audit(("MCR-2018-0001",), at=now - timedelta(days=AUDIT_FLOOR_DAYS + 30))
+        inside = [make_audit(("MCR-2018-0001",), at=now - timedelta(days=AUDIT_FLOOR_DAYS - 1)),
+                  make_audit(("MCR-2018-0001",), at=now - timedelta(minutes=1)),
+                  make_audit(("MCR-2018-0001",), at=now + timedelta(days=1))]
+        for record in (past, *inside):
+            await store.append_audit(record)
+        assert await store.purge_audit(now + timedelta(days=3650)) == 1
+        assert await store.purge_audit(datetime(9999, 1, 1, tzinfo=UTC)) == 0
+        assert await store.list_audit() == inside
+        assert await store.list_audit(ref="MCR-2018-0001") == inside
 
     async def test_settings_documents_are_etag_checked(self, store: Store):
         assert await store.get_setting("roles") is None
@@ -323,3 +343,140 @@ class StoreContract:
         assert await store.delete_document("outbox", "pending", "m1") is True
         assert await store.delete_document("outbox", "pending", "m1") is False
         assert await store.get_document("outbox", "pending", "m1") is None
+
+    async def test_update_document_creates_changes_and_leaves_alone(self, store: Store):
+        assert await store.update_document("rate:u1", lambda body: None) is None
+        assert await store.update_document("rate:u1", lambda body: {"n": [1]} if body is None else None) == {"n": [1]}
+        assert await store.update_document("rate:u1", lambda body: {"n": [*body["n"], 2]}) == {"n": [1, 2]}
+        assert await store.update_document("rate:u1", lambda body: None) == {"n": [1, 2]}
+        assert await store.update_document("rate:u2", lambda body: None) is None
+
+    async def test_update_document_loses_no_update_under_concurrency(self, store: Store):
+        def add(n: int):
+            return lambda body: {"n": [*(body or {}).get("n", []), n]}
+
+        await asyncio.gather(*(store.update_document("rate:u1", add(n)) for n in range(25)))
+        final = await store.update_document("rate:u1", lambda body: None)
+        assert final is not None and sorted(final["n"]) == list(range(25))
+
+    async def test_the_check_limit_is_a_sliding_window_not_a_clock_hour(self, store: Store):
+        """120 checks in the two minutes around 11:00 with a limit of 60: 60 pass (a clock-hour bucket let all 120
+        through). Administrators are told once per window; the user is let in again once their oldest checks are
+        an hour old. Two registers (two instances) share the window through the store."""
+        from register.service import Register
+
+        now = [datetime(2026, 11, 28, 10, 59, 0, tzinfo=UTC)]
+        one, two = (Register(store, clock=lambda: now[0], checks_per_hour=60) for _ in range(2))
+        actor = Actor("user-1", "aad-1", "Sam Staff")
+        outcomes = []
+        for second in range(120):
+            now[0] = datetime(2026, 11, 28, 10, 59, 0, tzinfo=UTC) + timedelta(seconds=second)
+            outcomes.append(await (one if second % 2 else two).rate_limit(actor))
+        assert [o is None for o in outcomes] == [True] * 60 + [False] * 60
+        assert [o.first for o in outcomes[60:]] == [True] + [False] * 59
+        window = await store.update_document("rate:user-1", lambda body: None)
+        assert window is not None and sum(c for _, c in window["minutes"]) == 60 and len(window["minutes"]) <= 61
+        now[0] = datetime(2026, 11, 28, 11, 59, 59, tzinfo=UTC)  # less than an hour after the end of 10:59
+        refused = await two.rate_limit(actor)
+        assert refused is not None and not refused.first  # the administrators were told at 11:00:00
+        now[0] = datetime(2026, 11, 28, 12, 0, 0, 500_000, tzinfo=UTC)  # the 10:59 checks are out of the window
+        later = [await one.rate_limit(actor) for _ in range(61)]  # 60 pass again; then a new window's notice
+        assert [o is None for o in later] == [True] * 60 + [False] and later[-1].first
+        assert await one.rate_limit(Actor("user-2", "aad-2", "Other")) is None  # per user
+        assert len([r for r in await store.list_audit() if r.outcome == "rate_limited"]) == 62
+
+class AuditSealContract:
+    """Tamper evidence (register/sealing.py) on a real backend. Needs `store` and `tamper` fixtures."""
+
+    @staticmethod
+    async def trail(store: Store, hours: int = 5) -> tuple[datetime, list[AuditRecord]]:
+        now = datetime.now(UTC)
+        records = [make_audit((f"MCR-2026-000{n}",), at=now - timedelta(hours=hours - n), query=f"q{n}")
+                   for n in range(hours)]
+        for record in records:
+            await store.append_audit(record)
+        return now, records
+
+    async def test_list_audit_with_a_limit_gives_the_oldest_first(self, store: Store):
+        now, records = await self.trail(store)
+        assert await store.list_audit(limit=2) == records[:2]
+        assert await store.list_audit(since=records[1].at, until=now, limit=3) == records[1:4]
+
+    async def test_seal_numbers_are_claimed_once_and_seals_are_listed_in_order(self, store: Store):
+        assert await store.latest_seal() is None and await store.list_seals() == []
+        first = build_seal(1, 0, 10, [], GENESIS, datetime.now(UTC), "instance-a")
+        assert await store.append_seal(first) == first
+        rival = build_seal(1, 0, 20, [], GENESIS, datetime.now(UTC), "instance-b")
+        assert await store.append_seal(rival) == Conflict("exists")
+        second = build_seal(2, 10, 30, [], first.digest, datetime.now(UTC), "instance-b")
+        assert await store.append_seal(second) == second
+        assert await store.latest_seal() == second
+        assert await store.list_seals() == [first, second]
+        assert await store.list_seals(after=1) == [second] and await store.list_seals(limit=1) == [first]
+
+    async def test_sealing_covers_settled_records_once_and_verify_says_intact(self, store: Store):
+        now, records = await self.trail(store)
+        fresh = make_audit(at=now - timedelta(seconds=30))  # too young to seal: an append may still be in flight
+        await store.append_audit(fresh)
+        made = await seal_audit(store, now, "test", max_records=2)
+        assert [[r[1] for r in s.records] for s in made] == [[r.id for r in records[i:i + 2]] for i in (0, 2, 4)]
+        assert await seal_audit(store, now, "test") == []  # nothing new: nothing sealed twice
+        result = await verify_audit(store, now)
+        assert result.intact and (result.seals, result.records, result.unsealed) == (3, 5, 1)
+        assert result.latest == made[-1] and result.latest.digest == made[-1].computed_digest()
+        later = await seal_audit(store, now + timedelta(minutes=10), "test")
+        assert [r[1] for r in later[0].records] == [fresh.id] and later[0].prev == made[-1].digest
+        assert (await verify_audit(store, now)).intact
+
+    async def test_two_sealers_at_once_make_one_chain(self, store: Store):
+        now, records = await self.trail(store)
+        results = await asyncio.gather(*(seal_audit(store, now, f"instance-{n}", max_records=2) for n in range(3)))
+        seals = await store.list_seals()
+        assert [s.n for s in seals] == [1, 2, 3] and sum(len(r) for r in results) == 3
+        assert [r[1] for s in seals for r in s.records] == [r.id for r in records]
+        assert (await verify_audit(store, now)).intact
+
+    async def test_verify_names_the_first_record_altered_removed_or_inserted_out_of_order(self, store: Store, tamper):
+        now, records = await self.trail(store)
+        await seal_audit(store, now - timedelta(minutes=90), "test")  # seal 1: records 0-3
+        await seal_audit(store, now, "test")  # seal 2: record 4
+        assert (await verify_audit(store, now)).intact
+        await tamper.alter(records[4], outcome="none")
+        assert (await verify_audit(store, now)).finding == Finding("altered", 2, records[4].id, records[4].at)
+        await tamper.alter(records[3], refs=[])  # the index would forget this record: so does the seal not
+        assert (await verify_audit(store, now)).finding == Finding("altered", 1, records[3].id, records[3].at)
+        await tamper.delete(records[2])
+        assert (await verify_audit(store, now)).finding == Finding("removed", 1, records[2].id, records[2].at)
+        backdated = make_audit(at=records[0].at + timedelta(minutes=1))  # appended through the store's own API
+        await store.append_audit(backdated)
+        found = (await verify_audit(store, now)).finding
+        assert found == Finding("inserted", 1, backdated.id, backdated.at)
+        assert backdated.id in str(found) and "out of order" in str(found)
+
+    async def test_verify_names_an_altered_or_missing_seal(self, store: Store, tamper):
+        now, _ = await self.trail(store)
+        await seal_audit(store, now - timedelta(hours=2), "test")
+        await seal_audit(store, now, "test")
+        await tamper.alter_seal(1, until_us=0)
+        assert (await verify_audit(store, now)).finding == Finding("seal altered", 1)
+        await tamper.delete_seal(1)
+        assert (await verify_audit(store, now)).finding == Finding("seal missing", 1)
+
+    async def test_a_retention_purge_is_not_tampering_but_a_deletion_after_it_is(self, store: Store, tamper):
+        now = datetime.now(UTC)
+        old = [make_audit(at=now - timedelta(days=AUDIT_FLOOR_DAYS + 10 - n)) for n in range(3)]
+        recent = [make_audit(at=now - timedelta(hours=3 - n)) for n in range(2)]
+        for record in (*old, *recent):
+            await store.append_audit(record)
+        await seal_audit(store, now, "test")
+        assert await store.purge_audit(now - timedelta(days=AUDIT_FLOOR_DAYS + 8, hours=12)) == 2
+        result = await verify_audit(store, now)
+        assert result.intact and (result.purged, result.records) == (2, 3)
+        await tamper.delete(recent[0])
+        assert (await verify_audit(store, now)).finding == Finding("removed", 1, recent[0].id, recent[0].at)
+
+    async def test_seals_round_trip_every_field(self, store: Store):
+        seal = build_seal(1, -5, 7, [make_audit(at=datetime(2026, 1, 1, tzinfo=UTC))], GENESIS,
+                          datetime(2026, 1, 2, tzinfo=UTC), "cli:admin")
+        await store.append_seal(seal)
+        assert await store.latest_seal() == seal and isinstance(seal, Seal)

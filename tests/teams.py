@@ -62,9 +62,10 @@ class LocalConnector:
     async def start(self) -> LocalConnector:
         app = web.Application()
         app.router.add_post("/v3/conversations", self._create)
-        app.router.add_post("/v3/conversations/{cid}/activities", self._activity)
-        app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._activity)
-        app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._activity)
+        # Any id the channel may have sent ('{' and '}' too: aiohttp's default pattern refuses them).
+        app.router.add_post("/v3/conversations/{cid:[^/]+}/activities", self._activity)
+        app.router.add_post("/v3/conversations/{cid:[^/]+}/activities/{aid:[^/]+}", self._activity)
+        app.router.add_put("/v3/conversations/{cid:[^/]+}/activities/{aid:[^/]+}", self._activity)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -131,19 +132,26 @@ class ActivityFactory:
         activity["text"] = f"{mention['text']} {text}"
         return activity
 
+    def _in(self, activity: dict[str, Any], scope: str) -> dict[str, Any]:
+        """Put an activity in the user's personal chat, or in the group chat / channel of the captured mentions."""
+        if scope == "personal":
+            activity["conversation"]["id"] = f"personal-{self.user_id}"
+        else:
+            shared = load_activity("message-channel-mention" if scope == "channel" else "message-groupChat-mention")
+            activity["conversation"] = shared["conversation"]
+            activity["channelData"] = {**shared["channelData"], **(activity.get("channelData") or {})}
+        return activity
+
     def submit(self, data: dict[str, Any], scope: str = "personal") -> dict[str, Any]:
         activity = self._base("message-submit-personal")
         activity["value"] = data
-        if scope == "personal":
-            activity["conversation"]["id"] = f"personal-{self.user_id}"
-        return activity
+        return self._in(activity, scope)
 
-    def execute(self, verb: str, data: dict[str, Any]) -> dict[str, Any]:
+    def execute(self, verb: str, data: dict[str, Any], scope: str = "personal") -> dict[str, Any]:
         activity = self._base("invoke-adaptiveCard-action")
         activity["value"]["action"]["verb"] = verb
         activity["value"]["action"]["data"] = data
-        activity["conversation"]["id"] = f"personal-{self.user_id}"
-        return activity
+        return self._in(activity, scope)
 
     def installation(self) -> dict[str, Any]:
         activity = self._base("installationUpdate-personal")

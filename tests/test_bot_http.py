@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from cards import messages
-from register.model import Outcome
+from register.model import Actor, Outcome
 
 PERSONAL_ADDRESS_BITS = ("MCR-", "High Street", "HIGH STREET", "Chorley", "PR7")
 
@@ -89,9 +89,12 @@ async def test_when_the_user_cannot_be_messaged_privately_the_group_gets_a_notic
 async def test_help_and_unknown_verbs_get_the_help_card(bot, connector, teams):
     await bot.post(teams.personal("help"))
     await bot.post(teams.personal("frobnicate the widgets"))
-    await bot.post(teams.mention("what can you do"))
-    assert len(connector.sent) == 3
-    cards = [json.dumps(s.cards) for s in connector.sent]
+    mention = teams.mention("what can you do")
+    await bot.post(mention)  # in a group chat, help too goes 1:1 (every reply does)
+    assert [s.text for s in connector.to(mention["conversation"]["id"])] == [messages.RESULT_SENT_PRIVATELY]
+    answers = [s for s in connector.sent if s.conversation_id != mention["conversation"]["id"]]
+    assert len(answers) == 3
+    cards = [json.dumps(s.cards) for s in answers]
     assert all("check 12 High St" in c for c in cards), cards
     assert messages.UNKNOWN_COMMAND not in cards[0]
     assert messages.UNKNOWN_COMMAND in cards[1] and messages.UNKNOWN_COMMAND in cards[2]
@@ -190,11 +193,42 @@ async def test_unknown_activity_types_are_accepted_quietly(bot, connector, teams
 
 async def test_health_and_readiness(bot, store):
     assert await bot.get("/healthz") == (200, {"status": "ok"})
-    status, body = await bot.get("/readyz")
-    assert status == 200 and body["ready"] is True and body["entries_indexed"] > 0
+    assert await bot.get("/readyz") == (200, {"ready": True})
     await store.close()
-    status, body = await bot.get("/readyz")
-    assert status == 503 and body["ready"] is False
+    assert await bot.get("/readyz") == (503, {"ready": False})
+
+
+async def _raw_get(bot, path: str) -> tuple[int, bytes]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.get(f"{bot.url}{path}") as resp:
+        return resp.status, await resp.read()
+
+
+async def test_unauthenticated_endpoints_say_nothing_about_the_register(bot, store, register):
+    """Every route anyone can GET without a token answers a constant body: ready or not, never how many entries
+    the register holds or when it grows."""
+    from register.address import parse_address
+    from register.model import Entry, Restriction, Status, Subject
+
+    paths = sorted({route.resource.canonical for route in bot.app.router.routes()
+                    if route.method in ("GET", "HEAD") and route.resource is not None})
+    assert paths == ["/healthz", "/readyz"]  # a new unauthenticated route must be added to this test
+    before = {path: await _raw_get(bot, path) for path in paths}
+    for n in range(3):
+        await register.import_entries([Entry(
+            ref=f"MCR-2026-09{n:02d}", subject=Subject.PROPERTY, status=Status.ACTIVE,
+            address=parse_address(f"{n + 1} Matfen Place, Newcastle upon Tyne", "NE4 9DN"),
+            restrictions=[Restriction.NO_LONE_VISITS], guidance="", contact="", decided_on=None, review_on=None)],
+            actor=Actor("system:test", "", "test"))
+    after = {path: await _raw_get(bot, path) for path in paths}
+    assert after == before
+    for status, body in after.values():
+        assert status == 200 and not any(ch.isdigit() for ch in body.decode()), body
+    await store.close()
+    down = {path: await _raw_get(bot, path) for path in paths}
+    assert down["/healthz"] == before["/healthz"]
+    assert down["/readyz"] == (503, b'{"ready": false}')
 
 
 async def test_an_entry_written_by_another_process_alerts_within_seconds(bot, bot_env, connector, teams):
@@ -233,3 +267,37 @@ async def test_a_vague_query_that_finds_nothing_asks_for_the_property_instead_of
     connector.sent.clear()
     await bot.post(teams.personal("check PR7 9ZZ"))  # a full postcode with nothing flagged: a real clear
     assert messages.NO_GUARANTEE in json.dumps(connector.sent[0].cards)
+
+
+async def test_expect_replies_returns_the_replies_in_the_response_body(bot, connector, teams):
+    """deliveryMode expectReplies (Bot Framework skills, test clients): the replies come back in the HTTP response as
+    ExpectedReplies instead of through the connector. It answered 500 (the body was serialised twice)."""
+    personal = {**teams.personal("check 12 High St"), "deliveryMode": "expectReplies"}
+    status, body = await bot.post(personal)
+    assert status == 200
+    [reply] = body["activities"]
+    assert reply["type"] == "message" and reply["replyToId"] == personal["id"]
+    assert "MCR-2026-0001" in json.dumps(reply["attachments"][0]["content"])
+    assert connector.sent == []
+
+    shared = {**teams.mention("check 12 High St", scope="channel"), "deliveryMode": "expectReplies"}
+    status, body = await bot.post(shared)
+    assert status == 200 and [r["text"] for r in body["activities"]] == [messages.RESULT_SENT_PRIVATELY]
+    assert "MCR-" not in json.dumps(body)
+    [private] = connector.to("personal:user-id-0")  # the 1:1 message is another conversation: sent as usual
+    assert "MCR-2026-0001" in json.dumps(private.cards)
+
+    invoke = {**teams.execute("check", {"query": "12 High St"}), "deliveryMode": "expectReplies"}
+    status, body = await bot.post(invoke)
+    assert status == 200
+    [answer] = body["activities"]
+    assert answer["type"] == "invokeResponse" and answer["value"]["status"] == 200
+    assert answer["value"]["body"]["type"] == "application/vnd.microsoft.card.adaptive"
+
+
+async def test_invokes_the_bot_does_not_implement_get_501_and_no_error_card(bot, connector, teams):
+    for name in ("signin/tokenExchange", "signin/verifyState", "composeExtension/query", "task/fetch", "x"):
+        invoke = {**teams.execute("check", {}), "name": name}
+        status, _ = await bot.post(invoke)
+        assert status == 501, name
+    assert connector.sent == []

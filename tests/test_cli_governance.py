@@ -153,3 +153,38 @@ def test_roles_grant_list_revoke_are_audited(tmp_path):
         ("role_change", "aad-approver-1", "approver"), ("role_change", "aad-admin-2", "administrator"),
         ("role_change", "aad-approver-1", "staff")]
 
+
+
+def run_with(db, env: dict[str, str], *args: str):
+    import os
+    import subprocess
+
+    from tests.test_cli import SCRIPT
+
+    full = {**os.environ, "REGISTER_DB": str(db), **env}
+    full.pop("COSMOS_ENDPOINT", None)
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=full, timeout=60)
+
+
+def test_retention_refuses_settings_that_would_erase_the_audit_trail_and_audits_the_refusal(tmp_path):
+    """`REGISTER_AUDIT_RETENTION_DAYS=-1 register-admin retention run` used to purge every audit record."""
+    db = tmp_path / "r.db"
+    seed(db)
+    before = state(db)
+    for env in ({"REGISTER_AUDIT_RETENTION_DAYS": "-1"}, {"REGISTER_AUDIT_RETENTION_DAYS": "0"},
+                {"REGISTER_AUDIT_RETENTION_DAYS": "30"}, {"REGISTER_AUDIT_RETENTION_DAYS": "seven years"},
+                {"REGISTER_AUDIT_RETENTION_DAYS": "99999999999999"},
+                {"REGISTER_RETENTION_DAYS": "3650"},  # entries kept 10 years: a 7-year trail would go first
+                {"REGISTER_REJECTED_RETENTION_DAYS": "-5"}):
+        result = run_with(db, env, "retention", "run")
+        assert result.returncode == 2, (env, result.stdout, result.stderr)
+        assert "retention refused" in result.stderr and next(iter(env)) in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    entries, incidents, audit = state(db)
+    assert (entries, incidents) == before[:2] and audit[:2] == before[2]  # nothing purged
+    refusals = [json.loads(line) for line in run(db, "audit").stdout.splitlines()]
+    assert [r["action"] for r in refusals].count("retention_refused") == 7
+    # a longer audit retention than the floor is fine, and purges only what it says
+    ok = run_with(db, {"REGISTER_AUDIT_RETENTION_DAYS": str(365 * 9)}, "retention", "run")
+    assert ok.returncode == 0, ok.stderr
+    assert "old" in state(db)[2]

@@ -1,6 +1,12 @@
 """Hostile input, property-based: over 10,000 malformed and hostile activities and card submissions go to the running
 bot over HTTP. None may get a 500 or crash it, and a request that is refused stores nothing.
 
+The activities are driven by the Bot Framework schema itself (tests/activity_schema.py, from botbuilder.schema's
+`_attribute_map`s and enums): every top-level field, with the values the schema allows (every activity type,
+delivery mode, role, ...) as well as wrong types and hostile text. Schema-valid activities must also get a sensible
+answer (a reply, an invoke response, or ExpectedReplies), so the next field like `deliveryMode: expectReplies`
+(which answered 500) is found by these tests rather than by a probe.
+
 The bot and its local connector run on their own event loop in a background thread; hypothesis drives plain HTTP
 over one keep-alive connection from the test thread, so each example costs a round trip, not a new client.
 """
@@ -18,6 +24,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cards import messages
+from tests.activity_schema import (
+    ENUM_FIELDS,
+    ENUMS_USED,
+    MODELS,
+    activity_fields,
+    reachable_models,
+    schema_enums,
+    type_value,
+)
 from tests.teams import TENANT, ActivityFactory, LocalConnector, load_activity, start_bot
 
 EXAMPLES = 2600  # per test; four tests: > 10,000 requests in all
@@ -75,11 +91,13 @@ class Harness:
         self.thread.join(timeout=10)
 
     def post(self, body: bytes, content_type: str = "application/json") -> int:
+        return self.exchange(body, content_type)[0]
+
+    def exchange(self, body: bytes, content_type: str = "application/json") -> tuple[int, bytes]:
         try:
             self.http.request("POST", "/api/messages", body=body, headers={"Content-Type": content_type})
             response = self.http.getresponse()
-            response.read()
-            return response.status
+            return response.status, response.read()
         except (http.client.HTTPException, ConnectionError):
             self.http.close()
             self.http = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -98,18 +116,21 @@ class Harness:
         return response.status == 200
 
     def check(self, body: bytes, content_type: str = "application/json") -> int:
+        return self.check_exchange(body, content_type)[0]
+
+    def check_exchange(self, body: bytes, content_type: str = "application/json") -> tuple[int, bytes]:
         before = self.stored()
-        status = self.post(body, content_type)
+        status, answer = self.exchange(body, content_type)
         if status == 501:  # Bot Framework's answer to a well-formed invoke the bot does not implement
             sent = json.loads(body)
             assert sent["type"] == "invoke" and sent["name"] != "adaptiveCard/action", body[:300]
             assert self.stored() == before
-            return status
+            return status, answer
         assert status < 500, (status, body[:300])
         assert status in ACCEPTED | REFUSED, (status, body[:300])
         if status in REFUSED:
             assert self.stored() == before, ("a refused request stored something", body[:300])
-        return status
+        return status, answer
 
 
 @pytest.fixture(scope="module")
@@ -143,16 +164,30 @@ def _mutate(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 
 
 _DELETE = object()
-FIELDS = ["type", "id", "text", "from", "recipient", "conversation", "serviceUrl", "channelId", "entities",
-          "channelData", "value", "name", "replyToId", "attachments", "locale", "membersAdded", "action"]
+#: Every top-level field of the Bot Framework schema (botbuilder.schema.Activity), each with the values the schema
+#: allows (tests/activity_schema.py): a field the SDK adds is fuzzed without being listed here.
+SCHEMA_FIELDS = activity_fields()
+TEMPLATES = ["message-personal", "message-groupChat-mention", "message-channel-mention", "message-submit-personal",
+             "invoke-adaptiveCard-action", "installationUpdate-personal", "conversationUpdate-channel"]
+
+
+def test_the_schema_strategies_cover_every_field_and_enum():
+    """Generated from the SDK's schema: every model reachable from Activity has a strategy, and every enum the SDK
+    declares is mapped to the field whose values it lists (a new enum fails here until it is mapped)."""
+    models = reachable_models()
+    assert {"Activity", "ChannelAccount", "ConversationAccount", "Attachment", "Entity"} <= set(models)
+    for name in models:
+        for attr, desc in MODELS[name]._attribute_map.items():
+            assert type_value(desc["type"]) is not None, (name, attr)
+    assert set(SCHEMA_FIELDS) == {desc["key"] for desc in MODELS["Activity"]._attribute_map.values()}
+    assert schema_enums() == ENUMS_USED
+    assert "expectReplies" in ENUM_FIELDS[("Activity", "delivery_mode")]
 
 
 @FUZZ
-@given(template=st.sampled_from(["message-personal", "message-groupChat-mention", "message-channel-mention",
-                                 "message-submit-personal", "invoke-adaptiveCard-action",
-                                 "installationUpdate-personal", "conversationUpdate-channel"]),
-       changes=st.dictionaries(st.sampled_from(FIELDS), st.one_of(st.just(_DELETE), JSON, HOSTILE_TEXT),
-                               max_size=4))
+@given(template=st.sampled_from(TEMPLATES),
+       changes=st.lists(st.one_of([st.tuples(st.just(key), st.one_of(st.just(_DELETE), JSON, HOSTILE_TEXT, allowed))
+                                   for key, allowed in SCHEMA_FIELDS.items()]), max_size=5).map(dict))
 def test_activities_with_wrong_or_missing_fields(harness, template, changes):
     activity = load_activity(template)
     activity["serviceUrl"] = harness.connector.url
@@ -182,3 +217,53 @@ def test_hostile_card_submissions_and_invokes(harness, data, invoke, verb):
         activity["value"] = data
     activity["conversation"]["tenantId"] = TENANT
     harness.check(json.dumps(activity).encode())
+
+
+COMMANDS = st.sampled_from(["check 12 High St", "check 99 Nowhere Road", "help", "audit MCR-2026-0001",
+                            "lift MCR-2026-0001", "check", "<at>Register</at> check 12 high street"])
+SCOPES = {"personal": "message-personal", "groupChat": "message-groupChat-mention",
+          "channel": "message-channel-mention"}
+SCHEMA_EXAMPLES = 1500
+
+
+@settings(FUZZ, max_examples=SCHEMA_EXAMPLES)
+@given(scope=st.sampled_from(sorted(SCOPES)), fields=st.fixed_dictionaries(
+    {"type": SCHEMA_FIELDS["type"]},
+    optional={**{k: v for k, v in SCHEMA_FIELDS.items() if k != "type"},
+              "text": st.one_of(COMMANDS, SCHEMA_FIELDS["text"])}))
+def test_every_activity_the_schema_allows_gets_a_sensible_answer(harness, scope, fields):
+    """Every top-level field with a value the Bot Framework schema allows (every activity type, delivery mode, role,
+    input hint, text format, ...), on a Teams activity that says where to answer: never a 5xx (but Bot Framework's
+    501 for an invoke the bot does not implement), never the turn-error card, and an answer that fits the request."""
+    base = load_activity(SCOPES[scope])
+    activity = {**base, **fields, "serviceUrl": harness.connector.url, "channelId": "msteams"}
+    for key in ("from", "recipient", "conversation"):  # whatever else they say, they name the same accounts
+        part = fields.get(key) if isinstance(fields.get(key), dict) else {}
+        activity[key] = {**base[key], **part, "id": base[key]["id"]}
+    kind = activity["type"]
+    if kind == "invoke" and not activity.get("name"):
+        activity["name"] = "adaptiveCard/action"
+    sent_before = len(harness.connector.sent)
+    status, answer = harness.check_exchange(json.dumps(activity).encode())
+    sent = harness.connector.sent[sent_before:]
+    body = json.loads(answer) if answer else None
+    seen = json.dumps([s.body for s in sent]) + json.dumps(body)
+    assert messages.SOMETHING_WENT_WRONG not in seen, activity
+    assert status not in REFUSED, (status, answer[:300], activity)
+    if activity.get("deliveryMode") == "expectReplies":
+        # The replies come back in the HTTP response (ExpectedReplies), not through the connector.
+        assert status == 200 and isinstance(body, dict) and isinstance(body.get("activities"), list), (status, answer)
+        replies = body["activities"]
+        if kind == "message":
+            assert replies and all(r["type"] == "message" for r in replies), replies
+        if kind == "invoke":
+            assert [r["type"] for r in replies] == ["invokeResponse"], replies
+        return
+    if kind == "message":
+        assert status in (200, 201) and sent, (status, activity)
+    elif kind == "invoke" and activity["name"] == "adaptiveCard/action":
+        assert status == 200 and body["statusCode"] == 200, (status, body)
+    elif kind == "invoke":
+        assert status == 501, (status, answer)
+    else:
+        assert status in (200, 201), (status, answer)

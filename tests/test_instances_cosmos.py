@@ -220,7 +220,7 @@ async def test_a_bot_started_while_the_store_is_down_never_clears_anyone(connect
     running = await start_bot(create_app(Settings.from_env(env)))
     try:
         status, body = await running.get("/readyz")
-        assert status == 503 and body == {"ready": False, "reason": "the register store is unavailable"}
+        assert status == 503 and body == {"ready": False}
         teams = ActivityFactory(connector.url)
         status, _ = await running.post(teams.personal("check 12 High St"))
         assert status in (200, 201)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -135,3 +136,103 @@ async def test_lift_is_for_approvers_and_stops_the_alert(secured, connector):
     await secured.post(staff(connector).personal("check 12 High St"))
     assert "MCR-2026-0001" not in json.dumps(connector.sent[-1].cards)
     assert [r.action for r in await audit_of(secured) if r.action.startswith("lift")] == ["lift", "lift_refused"]
+
+
+SHARED = ("groupChat", "channel")
+NEUTRAL_INVOKE_ANSWER = {"statusCode": 200, "type": "application/vnd.microsoft.activity.message",
+                         "value": messages.RESULT_SENT_PRIVATELY}
+ARGS = ("", "MCR-2026-0001", "MCR-2026-0001", "MCR-2026-0099", "mcr-2026-0005", "12 High St", "99 Nowhere Road",
+        "[x](https://evil.example)", "x" * 600)
+
+
+async def test_every_command_and_card_verb_in_a_shared_conversation_gets_the_same_neutral_line(secured, connector):
+    """Need to know, for the whole class: every router command and card verb (enumerated from the router, so a new
+    one is covered), typed or clicked in a group chat or a channel, by staff or by an administrator, with arguments
+    that give each of its outcomes (found, lifted, not active, no such entry, refused, bad reference, too long,
+    rate-limited), answers the shared conversation with one and the same neutral line; the answer itself goes
+    1:1."""
+    from bot.app import BOT
+
+    router = secured.app[BOT].router
+    verbs = [route.verb for route in router.commands] + ["frobnicate", ""]
+    card_verbs = [route.verb for route in router.actions] + ["frobnicate"]
+    assert {"check", "lift", "audit", "help"} <= set(verbs) and "check" in card_verbs
+    seen: set[str] = set()
+    private = 0
+    for factory in (staff(connector), admin(connector)):
+        def who(activity: dict, factory=factory) -> dict:
+            return as_admin(activity) if factory.user_id == "user-admin" else activity
+
+        for scope in SHARED:
+            requests = [who(factory.mention(f"{verb} {args}".strip(), scope=scope)) for verb in verbs for args in ARGS]
+            requests += [who(factory.submit({"verb": verb, "query": args, "ref": args}, scope=scope))
+                         for verb in card_verbs for args in ARGS]
+            for activity in requests:
+                conversation = activity["conversation"]["id"]
+                before = len(connector.to(conversation))
+                status, _ = await secured.post(activity)
+                assert status in (200, 201)
+                said = connector.to(conversation)[before:]
+                assert [(s.text, s.cards) for s in said] == [(messages.RESULT_SENT_PRIVATELY, [])], (
+                    scope, activity.get("text"), activity.get("value"), [s.body for s in said])
+                seen.add(json.dumps({k: v for k, v in said[0].body.items() if k not in ("replyToId", "recipient")},
+                                    sort_keys=True))
+            for verb in card_verbs:
+                for args in ARGS:
+                    status, body = await secured.post(who(factory.execute(verb, {"query": args, "ref": args},
+                                                                          scope=scope)))
+                    assert (status, body) == (200, NEUTRAL_INVOKE_ANSWER), (scope, verb, args, body)
+        private += len(connector.to(f"personal:{factory.user_id}"))
+    assert len(seen) == 2  # one activity per conversation, whoever asked and whatever the outcome
+    assert private == len(connector.created)  # every answer went 1:1
+    records = await audit_of(secured)
+    assert any(r.outcome == "rate_limited" for r in records) and any(r.action == "lift" for r in records)
+    assert any(r.action == "lift_refused" and r.outcome == "missing" for r in records)
+
+
+async def test_an_activity_that_does_not_say_its_conversation_type_is_treated_as_shared(secured, connector):
+    """Fail closed: no conversationType (and no isGroup) is not evidence of a personal chat."""
+    for conversation in ({"id": "19:unknown"}, {"id": "19:unknown", "isGroup": False},
+                         {"id": "19:unknown", "conversationType": "meeting"}):
+        activity = staff(connector).personal("check 12 High St")
+        activity["conversation"] = {**conversation, "tenantId": TENANT}
+        before = len(connector.to("19:unknown"))
+        await secured.post(activity)
+        assert [s.text for s in connector.to("19:unknown")[before:]] == [messages.RESULT_SENT_PRIVATELY]
+        assert "MCR-2026-0001" in json.dumps(connector.to("personal:user-staff")[-1].cards)
+    from bot.app import STORE
+
+    assert await secured.app[STORE].get_conversation_ref("user-staff") is None  # not saved as a personal chat
+
+
+async def test_two_instances_share_a_sliding_check_window_across_the_hour(tmp_path, connector):
+    """Two app instances over one store (the SQLite file), one clock: the limit counts the past hour's checks
+    whichever instance answered them, across the turn of the clock hour; the administrators are told once."""
+    from bot.app import NOTIFIER, create_app
+
+    now = [datetime(2026, 11, 28, 10, 59, 30, tzinfo=UTC)]
+    env = {"REGISTER_DB": str(tmp_path / "shared.db"), "REGISTER_DEMO": "1", "REGISTER_TENANTS": TENANT,
+           "REGISTER_ADMINS": ADMIN_AAD, "REGISTER_CHECKS_PER_HOUR": "3"}
+    first = await start_bot(create_app(Settings.from_env(env), clock=lambda: now[0]))
+    second = await start_bot(create_app(Settings.from_env(env), clock=lambda: now[0]))
+    try:
+        for running in (first, second):
+            await running.post(as_admin(admin(connector).installation()))
+        user = staff(connector)
+        for running in (first, second, first):
+            await running.post(user.personal("check 12 High St"))
+        now[0] = datetime(2026, 11, 28, 11, 0, 10, tzinfo=UTC)  # a new clock hour, the same window
+        for running in (second, first, second):
+            await running.post(user.personal("check 12 High St"))
+        for running in (first, second):
+            await running.app[NOTIFIER].drain()
+        answers = [json.dumps(s.cards) for s in connector.to("personal-user-staff")]
+        assert ["MCR-2026-0001" in a for a in answers] == [True] * 3 + [False] * 3
+        assert all(messages.rate_limited(3) in a for a in answers[3:])
+        assert [s.text for s in connector.to("personal-user-admin")] == [messages.rate_limit_alert("Sam Staff", 3)]
+        now[0] = datetime(2026, 11, 28, 12, 0, 31, tzinfo=UTC)  # the first checks are over an hour old
+        await second.post(user.personal("check 12 High St"))
+        assert "MCR-2026-0001" in json.dumps(connector.to("personal-user-staff")[-1].cards)
+    finally:
+        await first.runner.cleanup()
+        await second.runner.cleanup()

@@ -19,11 +19,15 @@ from azure.cosmos import PartitionKey
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from register.model import AuditRecord, Status
+from register.sealing import seal_audit, verify_audit
 from register.store import Conflict, Document, Saved, StoreUnavailable
 from storage.cosmos import (
+    AUDIT,
     CONTAINERS,
     INDEXING_POLICIES,
     MAX_AUDIT_DAYS,
+    SEALS,
+    SEALS_PK,
     TTL_CONTAINERS,
     CosmosSettings,
     CosmosStore,
@@ -43,7 +47,7 @@ from storage.cosmos import (
 )
 from storage.cosmos_admin import InitError, indexing_differs, init, parse_throughput
 from tests.cosmos_server import EMULATOR_KEY, start_server, unique_database
-from tests.storage_contract import StoreContract, make_audit, make_entry
+from tests.storage_contract import AuditSealContract, StoreContract, make_audit, make_entry
 
 # the shared fixtures (tests/cosmos_server.py, through tests/conftest.py): server per session, env per session,
 # fresh database per test
@@ -75,8 +79,47 @@ async def raw_container(env: dict[str, str], base: str):
     return client, db, db.get_container_client(settings.container_name(base))
 
 
+class CosmosTamper:
+    """Someone with the account key: items replaced or deleted directly with the client, behind the store."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+
+    async def _with(self, base: str, change) -> None:
+        client, _, container = await raw_container(self.env, base)
+        try:
+            await change(container)
+        finally:
+            await client.close()
+
+    async def alter(self, record: AuditRecord, **changes: Any) -> None:
+        async def change(container) -> None:
+            doc = await container.read_item(doc_id(record.id), partition_key=audit_partition(record.at))
+            await container.replace_item(doc["id"], {**doc, **changes})
+
+        await self._with(AUDIT, change)
+
+    async def delete(self, record: AuditRecord) -> None:
+        await self._with(AUDIT, lambda c: c.delete_item(doc_id(record.id), partition_key=audit_partition(record.at)))
+
+    async def alter_seal(self, n: int, **changes: Any) -> None:
+        async def change(container) -> None:
+            doc = await container.read_item(f"{n:012d}", partition_key=SEALS_PK)
+            await container.replace_item(doc["id"], {**doc, **changes})
+
+        await self._with(SEALS, change)
+
+    async def delete_seal(self, n: int) -> None:
+        await self._with(SEALS, lambda c: c.delete_item(f"{n:012d}", partition_key=SEALS_PK))
+
+
+@pytest.fixture
+def tamper(fresh_cosmos_env):
+    return CosmosTamper(fresh_cosmos_env)
+
+
 @pytest.mark.cosmos
-class TestCosmosContract(StoreContract):
+class TestCosmosContract(StoreContract, AuditSealContract):
     pass
 
 
@@ -94,6 +137,21 @@ async def test_an_expiring_document_carries_a_ttl_for_the_service_and_a_lasting_
     # the service deletes it a minute after it expires (the code hides it from that moment)
     assert 14 * 86400 <= expiring["ttl"] <= 14 * 86400 + 61
     assert "ttl" not in lasting
+
+
+@pytest.mark.cosmos
+async def test_two_instances_sealing_at_once_make_one_chain(two_instances):
+    a, b = two_instances
+    now = datetime.now(UTC)
+    records = [make_audit(at=now - timedelta(minutes=60 - n)) for n in range(7)]
+    for record in records:
+        await (a if record.id < "8" else b).append_audit(record)
+    made = await asyncio.gather(*(seal_audit(store, now, f"instance-{n}", max_records=2)
+                                  for n, store in enumerate((a, b, a, b))))
+    seals = await b.list_seals()
+    assert [s.n for s in seals] == [1, 2, 3, 4] and sum(len(m) for m in made) == 4
+    assert [r[1] for s in seals for r in s.records] == [r.id for r in records]
+    assert (await verify_audit(a, now)).intact
 
 
 # -- concurrency across instances ------------------------------------------------------------------
@@ -176,6 +234,32 @@ async def test_an_uncontended_counter_costs_one_request_and_a_stale_copy_one_mor
     assert await b.next_number("rate:u:2026112809") == 6
     assert await a.next_number("rate:u:2026112809") == 7  # a's copy was stale: 412, read, replace
     assert len(reads) == 2
+
+
+@pytest.mark.cosmos
+async def test_the_check_window_is_shared_by_instances_at_one_request_a_check(two_instances):
+    """The per-user window (Register.rate_limit) over two instances: exactly `limit` checks pass whichever instance
+    answers, the administrators are told once; an instance that wrote the window last updates it with one request
+    (no read), a stale copy costs one read more, and a repeated refusal costs no request at all."""
+    from register.model import Actor
+    from register.service import Register
+
+    a, b = two_instances
+    now = [datetime(2026, 11, 28, 10, 59, 30, tzinfo=UTC)]
+    ra, rb = (Register(store, clock=lambda: now[0], checks_per_hour=5) for store in (a, b))
+    actor = Actor("user-1", "aad-1", "Sam Staff")
+    reads, replaces = count_calls(a._c["counters"], "read_item"), count_calls(a._c["counters"], "replace_item")
+    assert [await ra.rate_limit(actor) for _ in range(3)] == [None] * 3
+    assert (len(reads), len(replaces)) == (1, 2)  # the first check read (nothing there) and created
+    now[0] += timedelta(minutes=1)  # 11:00:30: a new clock hour, the same window
+    assert await rb.rate_limit(actor) is None
+    assert await ra.rate_limit(actor) is None  # a's copy was stale: 412, read, replace
+    assert (len(reads), len(replaces)) == (2, 4)
+    refusals = [await (ra if n % 2 else rb).rate_limit(actor) for n in range(4)]
+    assert all(r is not None for r in refusals) and [r.first for r in refusals] == [True, False, False, False]
+    before = (len(reads), len(replaces))
+    assert await ra.rate_limit(actor) is not None
+    assert (len(reads), len(replaces)) == before  # refused from the copy a holds: no request
 
 
 @pytest.mark.cosmos
@@ -764,7 +848,7 @@ async def test_audit_time_ranges_across_days_and_long_ranges(store):
 
 @pytest.mark.cosmos
 async def test_purge_cuts_inside_a_day_partition_and_touches_nothing_after_the_cutoff(store):
-    day = datetime(2026, 3, 1, tzinfo=UTC)
+    day = datetime(2018, 3, 1, tzinfo=UTC)  # past the floor: nothing younger can be purged
     times = [day + timedelta(hours=10), day + timedelta(days=1, hours=9), day + timedelta(days=1, hours=11),
              day + timedelta(days=2)]
     records = [make_audit(at=t) for t in times]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from datetime import UTC, datetime
 
 import pytest
 
+from register.sealing import GENESIS, build_seal
 from register.store import StoreUnavailable
 from storage.sqlite import SQLiteStore
-from tests.storage_contract import StoreContract, make_audit, make_entry
+from tests.storage_contract import AuditSealContract, StoreContract, make_audit, make_entry
 
 
 @pytest.fixture
@@ -20,7 +22,42 @@ async def store(tmp_path):
     await s.close()
 
 
-class TestSQLiteContract(StoreContract):
+class SQLiteTamper:
+    """Someone with the file and admin rights: the append-only triggers dropped, rows changed directly."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def _sql(self, sql: str, *args) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+                conn.execute(f"DROP TRIGGER {name}")
+            conn.execute(sql, args)
+        finally:
+            conn.close()
+
+    async def alter(self, record, **changes) -> None:
+        self._sql("UPDATE audit SET body = ? WHERE id = ?", json.dumps({**record.to_dict(), **changes}), record.id)
+
+    async def delete(self, record) -> None:
+        self._sql("DELETE FROM audit_refs WHERE audit_seq = (SELECT seq FROM audit WHERE id = ?)", record.id)
+        self._sql("DELETE FROM audit WHERE id = ?", record.id)
+
+    async def alter_seal(self, n: int, **changes) -> None:
+        for key, value in changes.items():
+            self._sql(f"UPDATE audit_seals SET body = json_set(body, '$.{key}', ?) WHERE n = ?", value, n)
+
+    async def delete_seal(self, n: int) -> None:
+        self._sql("DELETE FROM audit_seals WHERE n = ?", n)
+
+
+@pytest.fixture
+def tamper(tmp_path):
+    return SQLiteTamper(tmp_path / "register.db")
+
+
+class TestSQLiteContract(StoreContract, AuditSealContract):
     pass
 
 
@@ -56,6 +93,65 @@ async def test_audit_rows_cannot_be_changed_even_with_raw_sql(tmp_path):
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         conn.execute("DELETE FROM audit")
     conn.close()
+
+
+async def test_the_reference_index_and_the_floor_hold_against_raw_sql(tmp_path):
+    """Someone with the file but not the will to drop triggers: `audit --ref` and the subject access export read
+    the reference index, so it is as append-only as the records; a cut-off written into the file is not trusted
+    (the floor is the database's own clock); INSERT OR REPLACE, which deletes without firing delete triggers, is
+    refused too."""
+    store = await SQLiteStore.open(tmp_path / "r.db")
+    kept = make_audit(("MCR-2026-0001",))
+    await store.append_audit(kept)
+    await store.append_seal(build_seal(1, 0, 1, [], GENESIS, datetime.now(UTC), "test"))
+    await store.close()
+    conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    try:
+        for sql in ("DELETE FROM audit_refs", "UPDATE audit_refs SET ref = 'MCR-0000-0000'",
+                    "INSERT OR REPLACE INTO audit (seq, id, at, body) SELECT seq, id, at, '{}' FROM audit",
+                    "INSERT OR REPLACE INTO audit (id, at, body) SELECT id, at, '{}' FROM audit",
+                    "DELETE FROM audit_seals", "UPDATE audit_seals SET body = '{}'",
+                    "INSERT OR REPLACE INTO audit_seals (n, body) VALUES (1, '{}')"):
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                conn.execute(sql)
+        # the cut-off the purge used to write, and the trigger used to trust
+        conn.execute("CREATE TABLE IF NOT EXISTS audit_purge_floor (value TEXT NOT NULL)")
+        conn.execute("INSERT INTO audit_purge_floor (value) VALUES ('9999-12-31')")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            conn.execute("DELETE FROM audit")
+    finally:
+        conn.close()
+    store = await SQLiteStore.open(tmp_path / "r.db")
+    try:
+        assert await store.list_audit(ref="MCR-2026-0001") == [kept]
+    finally:
+        await store.close()
+
+
+async def test_a_file_made_by_the_old_schema_loses_the_trusting_trigger(tmp_path):
+    """A register file created before the floor moved into the database keeps its data and gets the new guard."""
+    conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    conn.executescript("""
+        CREATE TABLE audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, at TEXT NOT NULL,
+                            body TEXT NOT NULL);
+        CREATE TABLE audit_purge_floor (value TEXT NOT NULL);
+        CREATE TRIGGER audit_delete_only_past_retention BEFORE DELETE ON audit
+            WHEN old.at >= COALESCE((SELECT value FROM audit_purge_floor), '')
+            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    """)
+    conn.close()
+    store = await SQLiteStore.open(tmp_path / "r.db")
+    await store.append_audit(make_audit())
+    await store.close()
+    conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert "audit_purge_floor" not in names and "audit_delete_only_past_retention" not in names
+        assert "audit_delete_only_past_floor" in names
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            conn.execute("DELETE FROM audit")
+    finally:
+        conn.close()
 
 
 def _count_batches(store: SQLiteStore) -> list[int]:
