@@ -179,7 +179,7 @@ async def test_the_start_command_serves_teams_with_a_managed_identity_and_no_sec
             await bot.ready(timeout=60)
             assert await bot.get(session, "/healthz") == (200, {"status": "ok"})
             status, body = await bot.get(session, "/readyz")
-            assert status == 200 and body["ready"] is True and body["entries_indexed"] > 0
+            assert (status, body) == (200, {"ready": True})  # ready: the store answers and the register has loaded
 
             # no token: 401, nothing done
             unsigned = teams.personal("check 12 High St")
