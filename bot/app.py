@@ -21,12 +21,16 @@ from botframework.connector.auth import ServiceClientCredentialsFactory
 from bot.auth import authenticate_caller, process_authenticated, unauthorized
 from bot.connector import build_adapter, close_adapter
 from bot.handlers import build_router
+from bot.outbox import OutboxWorker
 from bot.settings import Settings, is_loopback
-from bot.teams import Notifier, RegisterBot
+from bot.teams import RegisterBot
 from cards import messages
 from cards.builders import error_card
 from register.demo import load_demo
 from register.model import Actor
+from register.outbox import Message as OutboxMessage
+from register.outbox import Outbox
+from register.permissions import Role
 from register.sealing import keep_sealed
 from register.service import Register, utc_now
 from register.store import Store, StoreUnavailable
@@ -42,7 +46,7 @@ REGISTER = web.AppKey("register", Register)
 ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", RegisterBot)
 SETTINGS = web.AppKey("settings", Settings)
-NOTIFIER = web.AppKey("notifier", Notifier)
+OUTBOX_WORKER = web.AppKey("outbox_worker", OutboxWorker)
 
 
 def bad_request(reason: str) -> web.Response:
@@ -178,22 +182,38 @@ def create_app(settings: Settings, store: Store | None = None, *,
         adapter = build_adapter(settings, credentials_factory=credentials_factory)
         adapter.on_turn_error = _on_turn_error
         app[ADAPTER] = adapter
-        notifier = Notifier(adapter, app[STORE], settings.app_id)
-        app[NOTIFIER] = notifier
+        # Messages to other people (approval cards, outcomes, notices) go through the durable outbox in the store,
+        # delivered in the background by every instance (bot/outbox.py, register/outbox.py).
+        outbox = Outbox(app[STORE], register.clock)
+
+        async def given_up(message: OutboxMessage) -> None:
+            """An approval card nobody could deliver: the administrators are told (and `pending` lists it)."""
+            if not message.id.startswith("approval:"):
+                return  # a notice that could not be delivered is not itself reported (no loop)
+            ref = message.id.removeprefix("approval:")
+            saved = await register.store.get_incident(ref)
+            approver = saved.value.approver_name if saved else ""
+            for admin in register.roles.holders(Role.ADMINISTRATOR):
+                await outbox.put(OutboxMessage("text", to=admin, text=messages.approval_undeliverable(ref, approver),
+                                               id=f"undeliverable:{ref}:{admin}"))
+            worker.wake()
+
+        worker = OutboxWorker(adapter, app[STORE], outbox, settings.app_id, on_given_up=given_up)
+        app[OUTBOX_WORKER] = worker
 
         async def refused(actor: Actor, reason: str) -> None:
             await register.audit(actor, "refused", outcome=reason)
 
-        app[BOT] = RegisterBot(build_router(register, notifier.notify), app[STORE],
-                               tenant_allowed=settings.tenant_allowed, on_refusal=refused)
+        app[BOT] = RegisterBot(build_router(register, outbox, worker.wake), app[STORE],
+                               tenant_allowed=settings.tenant_allowed, on_refusal=refused, outbox=outbox)
         poller = asyncio.create_task(register.keep_fresh(settings.refresh_seconds))
+        delivery = asyncio.create_task(worker.run())
         # Tamper evidence beside the turns, never in their path: a check only appends its record (register/sealing.py).
         sealer = (asyncio.create_task(keep_sealed(app[STORE], settings.seal_minutes * 60, SYSTEM.user_id))
                   if settings.seal_minutes else None)
         log.info("register bot ready: %d entries indexed from %s", len(register.index), describe(settings.env))
         yield
-        await notifier.drain()
-        for task in (poller, sealer):
+        for task in (poller, sealer, delivery):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

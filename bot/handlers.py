@@ -7,13 +7,17 @@ import re
 from collections.abc import Callable
 
 from bot.router import Reply, Request, Router
+from cards import approval as approval_cards
 from cards import messages, verbs
 from cards import report as report_cards
 from cards.admin import audit_card
 from cards.builders import check_result_card, error_card, help_card
 from register.address import needs_more
+from register.approvals import AlreadyDecided, Approvals, Decided, Invalid
 from register.flows import Move
-from register.model import Outcome
+from register.model import Actor, Incident, IncidentStatus, Outcome
+from register.outbox import Message as OutboxMessage
+from register.outbox import Outbox
 from register.permissions import Role
 from register.reporting import (
     AlreadySubmitted,
@@ -31,10 +35,10 @@ log = logging.getLogger(__name__)
 MAX_QUERY = 200
 REF = re.compile(r"^[A-Za-z]{2,5}-\d{4}-\d{3,6}$")
 
-Notify = Callable[[list[str], str], None]
-
-
-def build_router(register: Register, notify: Notify | None = None) -> Router:
+def build_router(register: Register, outbox: Outbox | None = None, wake: Callable[[], None] | None = None
+                 ) -> Router:
+    """The command and card-verb table. `outbox` takes the messages to other people (approval cards, outcomes,
+    notices), which the Teams edge delivers after the answer (`wake` tells it there is something to send)."""
     async def help_(request: Request) -> Reply:
         return Reply(card=help_card())
 
@@ -49,6 +53,15 @@ def build_router(register: Register, notify: Notify | None = None) -> Router:
 
     router = Router(role_of=register.role_of, fallback=unknown, refused=refused)
 
+    async def queue(*messages_: OutboxMessage) -> None:
+        """Queue messages to other people in the store (durable), then wake the delivery."""
+        if outbox is None:
+            return
+        for message in messages_:
+            await outbox.put(message)
+        if wake is not None:
+            wake()
+
     async def run_check(request: Request, query: str) -> Reply:
         query = " ".join(query.split())
         if not query:
@@ -57,9 +70,10 @@ def build_router(register: Register, notify: Notify | None = None) -> Router:
             return Reply(card=error_card(messages.TOO_LONG))
         limited = await register.rate_limit(request.actor)
         if limited is not None:
-            if limited.first and notify is not None:
-                notify(register.roles.holders(Role.ADMINISTRATOR),
-                       messages.rate_limit_alert(request.actor.name or request.actor.user_id, limited.limit))
+            if limited.first:
+                text = messages.rate_limit_alert(request.actor.name or request.actor.user_id, limited.limit)
+                await queue(*(OutboxMessage("text", to=admin, text=text) for admin in
+                              register.roles.holders(Role.ADMINISTRATOR)))
             return Reply(card=error_card(messages.rate_limited(limited.limit)))
         result = await register.check(query, request.actor, request.conversation_type)
         if result.outcome is Outcome.NONE and needs_more(query):
@@ -121,22 +135,28 @@ def build_router(register: Register, notify: Notify | None = None) -> Router:
             return report_cards.already_submitted_card(outcome.ref)
         return report_cards.no_draft_card()
 
+    async def report_reply_routed(outcome: ReportOutcome) -> Reply:
+        if isinstance(outcome, Submitted):
+            await route_for_decision(outcome.incident)
+        return report_reply(outcome)
+
     def report_reply(outcome: ReportOutcome) -> Reply:
         # what happened to a colleague is personal data: the cards go 1:1 whatever the conversation
-        return Reply(card=report_card(outcome), shared_notice=messages.REPORT_SENT_PRIVATELY)
+        return Reply(card=report_card(outcome))
 
-    @router.command("report", summary="report an incident (in your personal chat)")
+    @router.command("report", summary="report an incident (in your personal chat)",
+                    notice=messages.REPORT_SENT_PRIVATELY)
     async def report(request: Request) -> Reply:
         return report_reply(await reporting.begin(request.actor, " ".join(request.args.split())[:MAX_QUERY]))
 
-    @router.action(verbs.REPORT_START)
+    @router.action(verbs.REPORT_START, notice=messages.REPORT_SENT_PRIVATELY)
     async def report_start(request: Request) -> Reply:
         address = request.data.get("address")
         fresh = request.data.get("fresh") in ("1", 1, True)
         return report_reply(await reporting.begin(
             request.actor, address[:MAX_QUERY] if isinstance(address, str) else "", fresh=fresh))
 
-    @router.action(verbs.REPORT_CONTINUE)
+    @router.action(verbs.REPORT_CONTINUE, notice=messages.REPORT_SENT_PRIVATELY)
     async def report_continue(request: Request) -> Reply:
         return report_reply(await reporting.resume(request.actor))
 
@@ -149,18 +169,171 @@ def build_router(register: Register, notify: Notify | None = None) -> Router:
             except (TypeError, ValueError):
                 version = -1  # a card without a version is never current: shown the saved state
             target = data.get("target")
-            return report_reply(await reporting.move(
+            return await report_reply_routed(await reporting.move(
                 request.actor, draft_id if isinstance(draft_id, str) else "", version, move, data,
                 target=target if isinstance(target, str) else "", conversation_type=request.conversation_type))
         return handler
 
     for verb, move in ((verbs.REPORT_NEXT, Move.NEXT), (verbs.REPORT_BACK, Move.BACK),
                        (verbs.REPORT_EDIT, Move.EDIT), (verbs.REPORT_SUBMIT, Move.SUBMIT)):
-        router.action(verb)(report_move(move))
+        router.action(verb, notice=messages.REPORT_SENT_PRIVATELY)(report_move(move))
 
     @router.command("my reports", summary="your recent incident reports and their status")
     async def my_reports(request: Request) -> Reply:
         return Reply(card=report_cards.my_reports_card(await reporting.mine(request.actor)))
+
+    # -- approvals: the approver decides from the card; messages to others go through the durable outbox ----
+
+    approvals = Approvals(register)
+
+    async def teams_ids(aad_ids: list[str]) -> list[str]:
+        """The Teams user ids (for a card's user-specific refresh) of people the bot has talked to."""
+        found = []
+        for aad in aad_ids:
+            saved = await register.store.get_conversation_ref(f"aad:{aad.lower()}")
+            user = ((saved.reference if saved else {}).get("user") or {}).get("id")
+            if user:
+                found.append(str(user))
+        return found
+
+    async def deciders(incident: Incident) -> list[str]:
+        return await teams_ids([incident.approver_id, *register.roles.holders(Role.ADMINISTRATOR)])
+
+    async def approval_view(incident: Incident, actor: Actor, *, problems: dict | None = None,
+                            values: dict | None = None, notice: str = "") -> dict:
+        """The card this person may see: the decider's view, the read-only view, or the decided state."""
+        if incident.decision is not None or incident.status is not IncidentStatus.PENDING:
+            return approval_cards.decided_card(incident)
+        refusal = approvals.may_decide(incident, actor)
+        users = await deciders(incident)
+        if refusal is not None:
+            note = messages.APPROVAL_OWN_REPORT if refusal.reason == "own_report" else ""
+            return approval_cards.read_only_card(incident, refresh_users=users, notice=note)
+        entries, others = await approvals.related(incident)
+        return approval_cards.decider_card(incident, entries, others, register.today(), refresh_users=users,
+                                           problems=problems, values=values, notice=notice)
+
+    async def approval_card_for_approver(incident: Incident) -> dict:
+        entries, others = await approvals.related(incident)
+        return approval_cards.decider_card(incident, entries, others, register.today(),
+                                           refresh_users=await deciders(incident))
+
+    async def route_for_decision(incident: Incident) -> None:
+        """A new report: its approval card to the chosen approver's personal chat (tracked, so every copy can be
+        updated once decided)."""
+        await queue(OutboxMessage("card", to=incident.approver_id, card=await approval_card_for_approver(incident),
+                                  track=f"approval:{incident.ref}", id=f"approval:{incident.ref}"))
+
+    async def after_decision(incident: Incident) -> None:
+        decision = incident.decision
+        kind = decision.kind.value if decision else ""
+        effects = [OutboxMessage("update", card=approval_cards.decided_card(incident),
+                                 track=f"approval:{incident.ref}", id=f"approval-decided:{incident.ref}")]
+        if incident.reporter is not None and incident.reporter.aad_object_id:
+            effects.append(OutboxMessage("text", to=incident.reporter.aad_object_id,
+                                         text=messages.reporter_outcome(incident.ref, kind),
+                                         id=f"outcome:{incident.ref}"))
+        await queue(*effects)
+
+    def incident_ref(request: Request) -> str:
+        ref = request.data.get("incident")
+        return ref.strip().upper()[:40] if isinstance(ref, str) else ""
+
+    async def load(request: Request) -> Incident | None:
+        ref = incident_ref(request)
+        saved = await register.store.get_incident(ref) if ref else None
+        return saved.value if saved else None
+
+    async def decide(request: Request, *, reject: bool) -> Reply:
+        ref = incident_ref(request)
+        outcome = await approvals.decide(ref, request.actor, request.data, reject=reject,
+                                         conversation_type=request.conversation_type)
+        if isinstance(outcome, Decided):
+            await after_decision(outcome.incident)
+            return Reply(card=approval_cards.decided_card(outcome.incident), track=f"approval:{ref}")
+        if isinstance(outcome, AlreadyDecided):
+            await after_decision(outcome.incident)  # queued once by id: a repeat after a crash completes it
+            return Reply(card=approval_cards.decided_card(outcome.incident), track=f"approval:{ref}")
+        if isinstance(outcome, Invalid):
+            typed = {k: v for k, v in request.data.items() if isinstance(v, str)}
+            return Reply(card=await approval_view(outcome.incident, request.actor, problems=outcome.problems,
+                                                  values=typed))
+        return Reply(card=error_card(messages.REFUSAL.get(outcome.reason, messages.NOT_ALLOWED)))
+
+    @router.action(verbs.APPROVAL_DECIDE)
+    async def approval_decide(request: Request) -> Reply:
+        return await decide(request, reject=False)
+
+    @router.action(verbs.APPROVAL_REJECT)
+    async def approval_reject(request: Request) -> Reply:
+        return await decide(request, reject=True)
+
+    @router.action(verbs.APPROVAL_REFRESH)
+    async def approval_refresh(request: Request) -> Reply:
+        incident = await load(request)
+        if incident is None:
+            return Reply(card=error_card(messages.REFUSAL["missing"]))
+        await register.audit(request.actor, "approval_view", query=incident.ref,
+                             conversation_type=request.conversation_type, refs=[incident.ref])
+        return Reply(card=await approval_view(incident, request.actor))
+
+    @router.action(verbs.APPROVAL_OPEN, role=Role.APPROVER)
+    async def approval_open(request: Request) -> Reply:
+        incident = await load(request)
+        if incident is None:
+            return Reply(card=error_card(messages.REFUSAL["missing"]))
+        await register.audit(request.actor, "approval_view", query=incident.ref,
+                             conversation_type=request.conversation_type, refs=[incident.ref])
+        return Reply(card=await approval_view(incident, request.actor), track=f"approval:{incident.ref}")
+
+    @router.action(verbs.APPROVAL_ASK)
+    async def approval_ask(request: Request) -> Reply:
+        incident = await load(request)
+        question = request.data.get("question")
+        question = " ".join(question.split())[:500] if isinstance(question, str) else ""
+        if incident is None:
+            return Reply(card=error_card(messages.REFUSAL["missing"]))
+        refusal = approvals.may_decide(incident, request.actor)
+        if refusal is not None or incident.status is not IncidentStatus.PENDING:
+            return Reply(card=await approval_view(incident, request.actor))
+        if not question:
+            return Reply(card=await approval_view(incident, request.actor, problems={
+                "question": messages.APPROVAL_QUESTION_NEEDED}))
+        asked = await approvals.ask(incident.ref, request.actor, question)
+        if asked is None:
+            return Reply(card=await approval_view(incident, request.actor))
+        number = len(asked.questions)
+        if asked.reporter is not None and asked.reporter.aad_object_id:
+            await queue(OutboxMessage("card", to=asked.reporter.aad_object_id,
+                                      card=report_cards.question_card(asked.ref, question, number),
+                                      id=f"question:{asked.ref}:{number}"))
+        return Reply(card=await approval_view(asked, request.actor, notice=messages.APPROVAL_QUESTION_SENT),
+                     track=f"approval:{asked.ref}")
+
+    @router.action(verbs.REPORT_ANSWER)
+    async def report_answer(request: Request) -> Reply:
+        ref = incident_ref(request)
+        answer = request.data.get("answer")
+        answer = answer.strip()[:2000] if isinstance(answer, str) else ""
+        try:
+            number = int(request.data.get("question"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            number = 0
+        if not answer:
+            return Reply(card=error_card(messages.ANSWER_NEEDED))
+        answered = await approvals.answer(ref, request.actor, number, answer)
+        if answered is None:
+            return Reply(card=error_card(messages.ANSWER_NOT_TAKEN))
+        await queue(OutboxMessage("update", card=await approval_card_for_approver(answered),
+                                  track=f"approval:{ref}", id=f"answer:{ref}:{number}"))
+        return Reply(card=error_card(messages.ANSWER_SENT))
+
+    @router.command("pending", role=Role.APPROVER, summary="reports waiting for a decision")
+    async def pending(request: Request) -> Reply:
+        waiting = await approvals.pending()
+        await register.audit(request.actor, "pending_view", conversation_type=request.conversation_type,
+                             outcome=f"incidents={len(waiting)}")
+        return Reply(card=approval_cards.pending_list_card(waiting))
 
     router.command("help", "hi", "hello", "?", summary="list the commands")(help_)
     return router

@@ -42,6 +42,10 @@ class Request:
     verb: str
     args: str = ""
     data: dict[str, Any] = field(default_factory=dict)  # card data for card verbs
+    #: how it arrived: typed `text`, a card's `submit` (a new message answers it), a card's `execute` (the answer
+    #: replaces the card) or a `refresh` (Teams asking for a user-specific view of a card)
+    via: str = "text"
+    card_id: str = ""  # the activity id of the card that was clicked, when the channel says it
 
     @property
     def is_private(self) -> bool:
@@ -58,6 +62,9 @@ class Reply:
     text: str | None = None
     #: what a group chat or channel is told when the reply goes 1:1 instead (the same whatever the outcome)
     shared_notice: str | None = None
+    #: a reply that replaces a clicked card: remember that card under this key, so it is updated with the others
+    #: (every copy of an approval card shows the decision)
+    track: str = ""
 
 
 Handler = Callable[[Request], Awaitable[Reply]]
@@ -69,6 +76,8 @@ class Route:
     handler: Handler
     role: Role
     summary: str
+    #: what a group chat or channel is told when this verb's reply goes 1:1 (None: "the result was sent")
+    notice: str | None = None
 
 
 class Router:
@@ -79,20 +88,26 @@ class Router:
         self._fallback = fallback
         self._refused = refused
 
-    def command(self, verb: str, *aliases: str, role: Role = Role.STAFF, summary: str = ""):
+    def command(self, verb: str, *aliases: str, role: Role = Role.STAFF, summary: str = "",
+                notice: str | None = None):
         def register(handler: Handler) -> Handler:
             for name in (verb, *aliases):
-                self._commands[name] = Route(verb, handler, role, summary)
+                self._commands[name] = Route(verb, handler, role, summary, notice)
             return handler
 
         return register
 
-    def action(self, verb: str, role: Role = Role.STAFF):
+    def action(self, verb: str, role: Role = Role.STAFF, notice: str | None = None):
         def register(handler: Handler) -> Handler:
-            self._actions[verb] = Route(verb, handler, role, "")
+            self._actions[verb] = Route(verb, handler, role, "", notice)
             return handler
 
         return register
+
+    def notice_for(self, verb: str, *, card: bool = False) -> str | None:
+        """The shared conversation's line for a verb: fixed by what was asked, never by how it turned out."""
+        route = (self._actions if card else self._commands).get(verb)
+        return route.notice if route is not None else None
 
     @property
     def actions(self) -> list[Route]:
@@ -117,6 +132,11 @@ class Router:
             # The verb is whatever the user typed first (a surname, a postcode): not logged.
             log.info("unknown %s verb; answering with help", "card" if card else "command")
             return await self._fallback(request)
+        if route.notice is not None:
+            return replace(await self._run(route, request), shared_notice=route.notice)
+        return await self._run(route, request)
+
+    async def _run(self, route: Route, request: Request) -> Reply:
         if not allows(self._role_of(request.actor), route.role):
             log.warning("refused %s to user %s (needs %s)", route.verb, request.actor.user_id, route.role.name)
             return await self._refused(request)

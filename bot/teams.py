@@ -6,7 +6,6 @@ Everything botbuilder-specific about a turn lives here (and the adapter set-up i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -22,7 +21,6 @@ from botbuilder.schema import (
     ActivityTypes,
     ChannelAccount,
     ConversationParameters,
-    ConversationReference,
     Mention,
 )
 from botframework.connector import ConnectorClient
@@ -33,6 +31,7 @@ from bot.router import MAX_TEXT, Reply, Request, Router, parse_command
 from cards import messages
 from cards.builders import error_card
 from register.model import Actor, ConversationRef
+from register.outbox import Outbox, SentCopy
 from register.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -108,9 +107,10 @@ def command_text(activity: Activity) -> str:
 
 class RegisterBot(ActivityHandler):
     def __init__(self, router: Router, store: Store, tenant_allowed: Callable[[str], bool] = lambda _: True,
-                 on_refusal: Callable[[Actor, str], Awaitable[None]] | None = None):
+                 on_refusal: Callable[[Actor, str], Awaitable[None]] | None = None, outbox: Outbox | None = None):
         self.router = router
         self.store = store
+        self.outbox = outbox
         self.tenant_allowed = tenant_allowed
         self.on_refusal = on_refusal
         self._saved_refs: set[tuple[str, str]] = set()
@@ -138,14 +138,15 @@ class RegisterBot(ActivityHandler):
         activity = turn_context.activity
         if isinstance(activity.value, dict) and not (activity.text or "").strip():
             data = activity.value
-            request = self._request(activity, str(data.get("verb") or ""), data=data)
+            request = self._request(activity, str(data.get("verb") or ""), data=data, via="submit",
+                                    card_id=str(activity.reply_to_id or ""))
             reply = await self._dispatch(request, card=True)
         else:
             text = command_text(activity)
+            command = parse_command(text)
             if len(text) > MAX_TEXT:
-                reply = Reply(card=error_card(messages.TOO_LONG))
+                reply = Reply(card=error_card(messages.TOO_LONG), shared_notice=self.router.notice_for(command.verb))
             else:
-                command = parse_command(text)
                 reply = await self._dispatch(self._request(activity, command.verb, command.args))
         await self._deliver(turn_context, reply)
 
@@ -158,12 +159,16 @@ class RegisterBot(ActivityHandler):
         value = activity.value if isinstance(activity.value, dict) else {}
         action = value.get("action") if isinstance(value.get("action"), dict) else {}
         data = action.get("data") if isinstance(action.get("data"), dict) else {}
-        request = self._request(activity, str(action.get("verb") or data.get("verb") or ""), data=data)
+        via = "refresh" if value.get("trigger") == "automatic" else "execute"
+        request = self._request(activity, str(action.get("verb") or data.get("verb") or ""), data=data, via=via,
+                                card_id=str(activity.reply_to_id or ""))
         reply = await self._dispatch(request, card=True)
         if not request.is_private:
             return self._invoke_response(AdaptiveCardInvokeBody(type=MESSAGE_TYPE,
                                                                 value=await self._privately(turn_context, reply)))
         if reply.card is not None:
+            if via == "execute":  # the answer replaces the clicked card: that card is now a copy to keep current
+                await self._track(turn_context, reply, request.card_id)
             return self._invoke_response(AdaptiveCardInvokeBody(type=CARD_TYPE, value=reply.card))
         return self._invoke_response(AdaptiveCardInvokeBody(type=MESSAGE_TYPE, value=reply.text or ""))
 
@@ -179,7 +184,8 @@ class RegisterBot(ActivityHandler):
         return InvokeResponse(status=200, body=body)
 
     @staticmethod
-    def _request(activity: Activity, verb: str, args: str = "", data: dict | None = None) -> Request:
+    def _request(activity: Activity, verb: str, args: str = "", data: dict | None = None, via: str = "text",
+                 card_id: str = "") -> Request:
         return Request(
             actor=actor_of(activity),
             conversation_type=conversation_type(activity),
@@ -187,6 +193,8 @@ class RegisterBot(ActivityHandler):
             verb=verb.strip().lower()[:64],
             args=args,
             data=data or {},
+            via=via,
+            card_id=card_id,
         )
 
     async def _dispatch(self, request: Request, card: bool = False) -> Reply:
@@ -194,13 +202,27 @@ class RegisterBot(ActivityHandler):
             return await self.router.dispatch(request, card=card)
         except StoreUnavailable:
             log.warning("store unavailable while handling %r", request.verb)
-            return Reply(card=error_card(messages.REGISTER_UNAVAILABLE))
+            return Reply(card=error_card(messages.REGISTER_UNAVAILABLE),
+                         shared_notice=self.router.notice_for(request.verb, card=card))
 
     async def _deliver(self, turn_context: TurnContext, reply: Reply) -> None:
         if conversation_type(turn_context.activity) != PERSONAL:
             await turn_context.send_activity(await self._privately(turn_context, reply))
             return
-        await turn_context.send_activity(self._activity(reply))
+        response = await turn_context.send_activity(self._activity(reply))
+        await self._track(turn_context, reply, str(getattr(response, "id", "") or ""))
+
+    async def _track(self, turn_context: TurnContext, reply: Reply, activity_id: str) -> None:
+        """Remember where a tracked card now is (the card a click replaced, or the message just sent), so that
+        updates reach it too. Best effort: the card in the store is what counts, this only keeps the copy fresh."""
+        if not reply.track or not activity_id or self.outbox is None or turn_context.activity.conversation is None:
+            return
+        reference = TurnContext.get_conversation_reference(turn_context.activity).serialize()
+        try:
+            await self.outbox.remember(reply.track, SentCopy(str(turn_context.activity.conversation.id),
+                                                             activity_id, reference))
+        except StoreUnavailable:
+            log.warning("could not remember a card copy for later updates")
 
     async def _privately(self, turn_context: TurnContext, reply: Reply) -> str:
         """Need to know: in a group chat or channel, every reply (a check result, a refusal, "is lifted", "there
@@ -268,40 +290,3 @@ class RegisterBot(ActivityHandler):
             self._saved_refs.add(key)
         except StoreUnavailable:
             log.warning("could not save a conversation reference; will try on the next message")
-
-
-class Notifier:
-    """Proactive 1:1 messages to people by Entra object id (administrators, approvers), sent in the background so
-    the turn that caused them is not delayed. Someone the bot has never talked to cannot be reached: logged."""
-
-    def __init__(self, adapter: BotAdapter, store: Store, app_id: str):
-        self.adapter = adapter
-        self.store = store
-        self.app_id = app_id
-        self._tasks: set[asyncio.Task] = set()
-
-    def notify(self, aad_object_ids: list[str], text: str) -> None:
-        task = asyncio.create_task(self._send_all(aad_object_ids, text))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def drain(self) -> None:
-        """Wait for notifications under way (tests, shutdown)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _send_all(self, aad_object_ids: list[str], text: str) -> None:
-        for aad in aad_object_ids:
-            try:
-                ref = await self.store.get_conversation_ref(f"aad:{aad.lower()}")
-                if ref is None:
-                    log.warning("cannot notify %s: the bot has no conversation with them yet", aad)
-                    continue
-                reference = ConversationReference().deserialize(ref.reference)
-
-                async def send(turn_context: TurnContext) -> None:
-                    await turn_context.send_activity(MessageFactory.text(text))
-
-                await self.adapter.continue_conversation(reference, send, bot_app_id=self.app_id or None)
-            except Exception:  # noqa: BLE001 - one unreachable administrator must not stop the others
-                log.warning("could not notify %s", aad, exc_info=True)

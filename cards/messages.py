@@ -362,43 +362,53 @@ REPORT_STATUS: Mapping[str, str] = MappingProxyType({
 })
 
 
+@_sentence()
 def answered(label: str, value: str) -> str:
     """'**Label:** value', or '**Was anyone injured?** No' for a question."""
     return f"**{label}** {value}" if label.endswith("?") else labelled(label, value)
 
 
+@_sentence()
 def report_step(number: int, total: int, title: str) -> str:
     return f"Step {number} of {total}: {title}"
 
 
+@_sentence()
 def report_edit(title: str) -> str:
     return f"Edit: {title}"
 
 
+@_sentence()
 def report_open_draft(step_title: str) -> str:
     return f"You have a report in progress (next: {step_title}). Continue it, or start again?"
 
 
+@_sentence()
 def report_who_decides(approver: str) -> str:
     return f"{approver} will decide on it." if approver else "A manager will decide on it."
 
 
+@_sentence()
 def report_submitted_fallback(ref: str) -> str:
     return f"Report submitted: {ref}."
 
 
+@_sentence()
 def report_already_submitted(ref: str) -> str:
     return f"This report was already submitted: {ref}." if ref else "This report was already submitted."
 
 
+@_sentence("status")
 def my_report_line(ref: str, when: date, status: str) -> str:
-    return f"{ref}, {format_date(when)}: {REPORT_STATUS.get(status, status)}"
+    return f"{ref}, {format_date(when)}: {REPORT_STATUS.get(status, 'status unknown')}"
 
 
+@_sentence()
 def report_address_read(address: str) -> str:
     return f"Address recorded as: {address}. If that's not right, go back and correct it."
 
 
+@_sentence()
 def report_known_here(refs: str) -> str:
     return f"The register already holds {refs} at this address: your report will be added for the approver."
 
@@ -446,31 +456,38 @@ PENDING_LIST_NONE = "No report is waiting for a decision."
 OPEN_BUTTON = "Open"
 
 
+@_sentence()
 def approval_title(ref: str) -> str:
     return f"Decision needed: report {ref}"
 
 
+@_sentence()
 def approval_reported(when: date, area: str, reporter: str) -> str:
     return f"Reported {format_date(when)} by {reporter or 'a member of staff'}" + (f", {area}" if area else "")
 
 
+@_sentence("kind")
 def decided_line(kind: str, by: str, when: date) -> str:
-    return f"Decided: {DECISION_TITLES.get(kind, kind)}, by {by or 'an approver'} on {format_date(when)}."
+    return f"Decided: {DECISION_TITLES.get(kind, 'a decision')}, by {by or 'an approver'} on {format_date(when)}."
 
 
+@_sentence()
 def decided_entry(ref: str) -> str:
     return f"Register entry: {ref}"
 
 
+@_sentence()
 def awaiting(approver: str) -> str:
     return f"Awaiting a decision by {approver}." if approver else "Awaiting a decision."
 
 
+@_sentence()
 def pending_line(ref: str, when: date, area: str, approver: str) -> str:
     return f"{ref}, reported {format_date(when)}" + (f", {area}" if area else "") + (
         f": {approver}" if approver else "")
 
 
+@_sentence("kind")
 def reporter_outcome(ref: str, kind: str) -> str:
     """What the reporter is told: the outcome, never the approver's letter wording."""
     return {
@@ -482,14 +499,24 @@ def reporter_outcome(ref: str, kind: str) -> str:
     }.get(kind, f"Your report {ref} was decided.")
 
 
+@_sentence()
 def question_for_reporter(ref: str, question: str) -> str:
     return f"The approver has a question about your report {ref}: {question}"
 
 
+@_sentence()
 def approver_new_report(ref: str) -> str:
     return f"A new report, {ref}, awaits your decision."
 
 
+@_sentence()
 def approval_undeliverable(ref: str, approver: str) -> str:
     return (f"The approval card for report {ref} could not be sent to {approver or 'its approver'} (they may not "
             "have opened the bot yet). Type pending to open it.")
+APPROVAL_QUESTION_NEEDED = "Please type your question for the reporter."
+ANSWER_NEEDED = "Please type your answer."
+ANSWER_NOT_TAKEN = "That question was already answered, or is no longer open."
+ANSWER_SENT = "Thank you: your answer was sent to the approver."
+QUESTION_TITLE = "A question about your report"
+ANSWER_LABEL = "Your answer"
+ANSWER_BUTTON = "Send answer"

@@ -172,3 +172,14 @@ def address_notice(address_read: str, known_here: tuple[str, ...]) -> str:
     if known_here:
         notice += " " + m.report_known_here(plain(", ".join(known_here), 200))
     return notice
+
+
+def question_card(ref: str, question: str, number: int) -> dict[str, Any]:
+    """The approver's question, in the reporter's personal chat, with a box to answer it."""
+    return adaptive_card([
+        text_block(m.QUESTION_TITLE, size="medium", weight="bolder", style="heading"),
+        text_block(m.question_for_reporter(plain(ref, 40), plain(question, 500)), spacing="small"),
+        text_input("answer", m.ANSWER_LABEL, multiline=True, max_length=2000, required=True,
+                   error=m.ANSWER_NEEDED),
+    ], actions=[execute_action(m.ANSWER_BUTTON, verbs.REPORT_ANSWER, {"incident": ref, "question": str(number)},
+                               style="positive")], fallback_text=m.QUESTION_TITLE)

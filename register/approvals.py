@@ -295,6 +295,40 @@ class Approvals:
             (same_place and _place_key(i) == same_place) or (name and i.person_name.strip().lower() == name))]
         return sorted(entries.values(), key=lambda e: e.ref), sorted(others, key=lambda i: i.reported_at)
 
+    async def ask(self, ref: str, actor: Actor, question: str) -> Incident | None:
+        """The decider asks the reporter for more information; the question is kept on the incident (etag-checked)
+        and audited. None if the incident is gone, decided, or the actor may not decide on it."""
+        for _ in range(10):
+            saved = await self.store.get_incident(ref)
+            if saved is None or saved.value.status is not IncidentStatus.PENDING:
+                return None
+            if self.may_decide(saved.value, actor) is not None:
+                return None
+            entry = {"at": self.register.clock().isoformat(), "by": actor.aad_object_id or actor.user_id,
+                     "by_name": actor.name, "question": question, "answer": "", "answered_at": ""}
+            asked = replace(saved.value, questions=[*saved.value.questions, entry])
+            if not isinstance(await self.store.replace_incident(asked, saved.etag), Conflict):
+                await self.register.audit(actor, "question", query=ref, outcome=f"question={len(asked.questions)}",
+                                          refs=[ref])
+                return asked
+        raise RuntimeError(f"the report {ref} kept changing; try again")
+
+    async def answer(self, ref: str, actor: Actor, number: int, answer: str) -> Incident | None:
+        """The reporter answers question `number` (1-based). Only the reporter of that incident, only once."""
+        for _ in range(10):
+            saved = await self.store.get_incident(ref)
+            if saved is None or not is_reporter(saved.value, actor) or not 1 <= number <= len(saved.value.questions):
+                return None
+            questions = [dict(q) for q in saved.value.questions]
+            if questions[number - 1].get("answer"):
+                return None
+            questions[number - 1].update(answer=answer, answered_at=self.register.clock().isoformat())
+            answered = replace(saved.value, questions=questions)
+            if not isinstance(await self.store.replace_incident(answered, saved.etag), Conflict):
+                await self.register.audit(actor, "answer", query=ref, outcome=f"question={number}", refs=[ref])
+                return answered
+        raise RuntimeError(f"the report {ref} kept changing; try again")
+
     async def pending(self) -> list[Incident]:
         return sorted((i for i in await self.store.list_incidents() if i.status is IncidentStatus.PENDING),
                       key=lambda i: (i.reported_at, i.ref))

@@ -18,7 +18,7 @@ from register.permissions import ROLES_SETTING
 from tests.teams import start_bot
 from tests.test_cards import walk
 
-MANAGER = "aad-manager-1"
+MANAGER = "aad-user-id-mgr"  # the Entra object id ActivityFactory gives user "user-id-mgr"
 # date and time stay as the card pre-fills them (now): a fixed time could be in the future when the tests run
 WHERE = {"address": "7 Mill Lane, Chorley, PR7 3QQ", "service_area": "Housing", "contact_method": "property"}
 WHAT = {"behaviours": "verbal_abuse", "description": "Swore at me and told me never to come back.",

@@ -93,7 +93,7 @@ async def test_audit_with_a_bad_reference_asks_for_one(secured, connector):
 
 
 async def test_the_hourly_check_limit_refuses_politely_and_tells_administrators_once(secured, connector):
-    from bot.app import NOTIFIER
+    from bot.app import OUTBOX_WORKER
 
     # the administrator has talked to the bot, so they can be reached
     await secured.post(as_admin(admin(connector).installation()))
@@ -104,7 +104,7 @@ async def test_the_hourly_check_limit_refuses_politely_and_tells_administrators_
     connector.sent.clear()
     for _ in range(3):
         await secured.post(user.personal("check 12 High St"))
-    await secured.app[NOTIFIER].drain()
+    await secured.app[OUTBOX_WORKER].deliver_due()
     to_user = connector.to("personal-user-staff")
     assert len(to_user) == 3
     assert all(messages.rate_limited(3) in json.dumps(s.cards) and "MCR-" not in json.dumps(s.cards)
@@ -141,6 +141,7 @@ async def test_lift_is_for_approvers_and_stops_the_alert(secured, connector):
 SHARED = ("groupChat", "channel")
 NEUTRAL_INVOKE_ANSWER = {"statusCode": 200, "type": "application/vnd.microsoft.activity.message",
                          "value": messages.RESULT_SENT_PRIVATELY}
+
 ARGS = ("", "MCR-2026-0001", "MCR-2026-0001", "MCR-2026-0099", "mcr-2026-0005", "12 High St", "99 Nowhere Road",
         "[x](https://evil.example)", "x" * 600)
 
@@ -154,6 +155,13 @@ async def test_every_command_and_card_verb_in_a_shared_conversation_gets_the_sam
     from bot.app import BOT
 
     router = secured.app[BOT].router
+
+    def neutral_line(verb: str, card: bool = False) -> str:
+        """The one line a shared conversation is told: fixed by what was asked (a report is taken privately,
+        anything else is a result sent privately), never by how it turned out."""
+        return router.notice_for(verb, card=card) or messages.RESULT_SENT_PRIVATELY
+
+    assert neutral_line("report") == neutral_line("report.next", card=True) == messages.REPORT_SENT_PRIVATELY
     verbs = [route.verb for route in router.commands] + ["frobnicate", ""]
     card_verbs = [route.verb for route in router.actions] + ["frobnicate"]
     assert {"check", "lift", "audit", "help"} <= set(verbs) and "check" in card_verbs
@@ -164,16 +172,17 @@ async def test_every_command_and_card_verb_in_a_shared_conversation_gets_the_sam
             return as_admin(activity) if factory.user_id == "user-admin" else activity
 
         for scope in SHARED:
-            requests = [who(factory.mention(f"{verb} {args}".strip(), scope=scope)) for verb in verbs for args in ARGS]
-            requests += [who(factory.submit({"verb": verb, "query": args, "ref": args}, scope=scope))
+            requests = [((verb, False), who(factory.mention(f"{verb} {args}".strip(), scope=scope)))
+                        for verb in verbs for args in ARGS]
+            requests += [((verb, True), who(factory.submit({"verb": verb, "query": args, "ref": args}, scope=scope)))
                          for verb in card_verbs for args in ARGS]
-            for activity in requests:
+            for (verb, card), activity in requests:
                 conversation = activity["conversation"]["id"]
                 before = len(connector.to(conversation))
                 status, _ = await secured.post(activity)
                 assert status in (200, 201)
                 said = connector.to(conversation)[before:]
-                assert [(s.text, s.cards) for s in said] == [(messages.RESULT_SENT_PRIVATELY, [])], (
+                assert [(s.text, s.cards) for s in said] == [(neutral_line(verb, card), [])], (
                     scope, activity.get("text"), activity.get("value"), [s.body for s in said])
                 seen.add(json.dumps({k: v for k, v in said[0].body.items() if k not in ("replyToId", "recipient")},
                                     sort_keys=True))
@@ -181,9 +190,11 @@ async def test_every_command_and_card_verb_in_a_shared_conversation_gets_the_sam
                 for args in ARGS:
                     status, body = await secured.post(who(factory.execute(verb, {"query": args, "ref": args},
                                                                           scope=scope)))
-                    assert (status, body) == (200, NEUTRAL_INVOKE_ANSWER), (scope, verb, args, body)
+                    assert (status, body) == (200, {**NEUTRAL_INVOKE_ANSWER, "value": neutral_line(verb, True)}), (
+                        scope, verb, args, body)
         private += len(connector.to(f"personal:{factory.user_id}"))
-    assert len(seen) == 2  # one activity per conversation, whoever asked and whatever the outcome
+    # one activity per conversation and kind of request, whoever asked and whatever the outcome
+    assert len(seen) == 2 * len({neutral_line(v) for v in verbs} | {neutral_line(v, True) for v in card_verbs})
     assert private == len(connector.created)  # every answer went 1:1
     records = await audit_of(secured)
     assert any(r.outcome == "rate_limited" for r in records) and any(r.action == "lift" for r in records)
@@ -208,7 +219,7 @@ async def test_an_activity_that_does_not_say_its_conversation_type_is_treated_as
 async def test_two_instances_share_a_sliding_check_window_across_the_hour(tmp_path, connector):
     """Two app instances over one store (the SQLite file), one clock: the limit counts the past hour's checks
     whichever instance answered them, across the turn of the clock hour; the administrators are told once."""
-    from bot.app import NOTIFIER, create_app
+    from bot.app import OUTBOX_WORKER, create_app
 
     now = [datetime(2026, 11, 28, 10, 59, 30, tzinfo=UTC)]
     env = {"REGISTER_DB": str(tmp_path / "shared.db"), "REGISTER_DEMO": "1", "REGISTER_TENANTS": TENANT,
@@ -225,7 +236,7 @@ async def test_two_instances_share_a_sliding_check_window_across_the_hour(tmp_pa
         for running in (second, first, second):
             await running.post(user.personal("check 12 High St"))
         for running in (first, second):
-            await running.app[NOTIFIER].drain()
+            await running.app[OUTBOX_WORKER].deliver_due()
         answers = [json.dumps(s.cards) for s in connector.to("personal-user-staff")]
         assert ["MCR-2026-0001" in a for a in answers] == [True] * 3 + [False] * 3
         assert all(messages.rate_limited(3) in a for a in answers[3:])
