@@ -18,8 +18,10 @@ from register.demo import load_demo
 from register.governance import PolicyError, RetentionPolicy, run_retention, subject_access, subject_access_html
 from register.matching import LookupResult
 from register.model import Actor
+from register.outbox import Outbox
 from register.permissions import Role
 from register.reporting import ApproverRoleMissing, Reporting, UnknownServiceArea
+from register.reviews import Reviews
 from register.sealing import Seal, seal_audit, verify_audit
 from register.service import Register
 from register.store import StoreUnavailable
@@ -70,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     rol.add_argument("action", choices=("list", "grant", "revoke"))
     rol.add_argument("user", nargs="?", help="the user's Entra object id")
     rol.add_argument("role", nargs="?", choices=("approver", "administrator"))
+    rev = sub.add_parser("reviews", help="send due review reminders; expire entries whose review date has passed")
+    rev.add_argument("action", choices=("run",))
     inc = sub.add_parser("incidents", help="list incident reports (no narrative unless --full)")
     inc.add_argument("--status", choices=("pending", "decided", "rejected"))
     inc.add_argument("--json", action="store_true", help="one JSON object per incident")
@@ -345,9 +349,21 @@ async def _approvers(register: Register, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _reviews(register: Register, args: argparse.Namespace) -> int:
+    """The same step the bot runs daily (safe to run beside it: every reminder and expiry is claimed once). The
+    reminders and notices are queued in the store; a running bot delivers them."""
+    done = await Reviews(register, Outbox(register.store, register.clock)).run(_actor())
+    for ref in done.reminded:
+        print(f"reminder queued: {ref}")
+    for ref in done.expired:
+        print(f"expired: {ref}")
+    print(f"{len(done.reminded)} reminder(s), {len(done.expired)} expired, {len(done.overdue)} overdue notice(s)")
+    return 0
+
+
 COMMANDS = {"import": _import, "check": _check, "export": _export, "demo": _demo, "audit": _audit,
             "retention": _retention, "sar": _sar, "roles": _roles, "incidents": _incidents,
-            "approvers": _approvers}
+            "approvers": _approvers, "reviews": _reviews}
 
 
 if __name__ == "__main__":

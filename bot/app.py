@@ -26,11 +26,13 @@ from bot.settings import Settings, is_loopback
 from bot.teams import RegisterBot
 from cards import messages
 from cards.builders import error_card
+from cards.review import review_card
 from register.demo import load_demo
 from register.model import Actor
 from register.outbox import Message as OutboxMessage
 from register.outbox import Outbox
 from register.permissions import Role
+from register.reviews import Reviews, next_run
 from register.sealing import keep_sealed
 from register.service import Register, utc_now
 from register.store import Store, StoreUnavailable
@@ -144,6 +146,21 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response(READY)
 
 
+async def keep_reviewing(reviews: Reviews, hour: int, wake: Callable[[], None]) -> None:
+    """Once at start (a day missed while the bot was down is caught up) and then daily at `hour` UTC. Every
+    instance runs it: each reminder, notice and expiry is claimed in the store, so each happens once."""
+    while True:
+        try:
+            done = await reviews.run(SYSTEM)
+            if done.reminded or done.expired or done.overdue:
+                log.info("reviews: %d reminded, %d expired", len(done.reminded), len(done.expired))
+                wake()
+        except Exception:  # noqa: BLE001 - the scheduler must survive an outage; tomorrow's run catches up
+            log.warning("the review run failed; it runs again at the next hour", exc_info=True)
+        now = reviews.register.clock()
+        await asyncio.sleep(max(1.0, (next_run(now, hour) - now).total_seconds()))
+
+
 async def _on_turn_error(context: TurnContext, error: Exception) -> None:
     log.error("unhandled error in a turn: %s", error.__class__.__name__, exc_info=error)
     with contextlib.suppress(Exception):
@@ -198,7 +215,16 @@ def create_app(settings: Settings, store: Store | None = None, *,
                                                id=f"undeliverable:{ref}:{admin}"))
             worker.wake()
 
-        worker = OutboxWorker(adapter, app[STORE], outbox, settings.app_id, on_given_up=given_up)
+        async def render(message: OutboxMessage) -> tuple[dict | None, str]:
+            """Messages queued by name (by the review run, perhaps in `register-admin`): built when delivered."""
+            if message.template == "review":
+                saved = await register.store.get_entry(message.subject)
+                return (review_card(saved.value, register.today()) if saved else None), ""
+            if message.template == "overdue":
+                return None, messages.overdue_review(message.subject)
+            return message.card, message.text
+
+        worker = OutboxWorker(adapter, app[STORE], outbox, settings.app_id, on_given_up=given_up, render=render)
         app[OUTBOX_WORKER] = worker
 
         async def refused(actor: Actor, reason: str) -> None:
@@ -208,12 +234,14 @@ def create_app(settings: Settings, store: Store | None = None, *,
                                tenant_allowed=settings.tenant_allowed, on_refusal=refused, outbox=outbox)
         poller = asyncio.create_task(register.keep_fresh(settings.refresh_seconds))
         delivery = asyncio.create_task(worker.run())
+        reviewer = (asyncio.create_task(keep_reviewing(Reviews(register, outbox), settings.reviews_hour, worker.wake))
+                    if settings.reviews_hour is not None else None)
         # Tamper evidence beside the turns, never in their path: a check only appends its record (register/sealing.py).
         sealer = (asyncio.create_task(keep_sealed(app[STORE], settings.seal_minutes * 60, SYSTEM.user_id))
                   if settings.seal_minutes else None)
         log.info("register bot ready: %d entries indexed from %s", len(register.index), describe(settings.env))
         yield
-        for task in (poller, sealer, delivery):
+        for task in (poller, sealer, delivery, reviewer):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from datetime import date
 
 from bot.router import Reply, Request, Router
 from cards import approval as approval_cards
 from cards import messages, verbs
 from cards import report as report_cards
+from cards import review as review_cards
 from cards.admin import audit_card
 from cards.builders import check_result_card, error_card, help_card
 from register.address import needs_more
@@ -28,6 +30,7 @@ from register.reporting import (
     Stale,
     Submitted,
 )
+from register.reviews import Reviewed, Reviews
 from register.service import Lifted, Register
 
 log = logging.getLogger(__name__)
@@ -103,12 +106,15 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
         records = await register.audit_trail(ref, request.actor, request.conversation_type)
         return Reply(card=audit_card(ref, records))
 
-    @router.command("lift", role=Role.APPROVER, summary="lift an active entry")
+    @router.command("lift", role=Role.APPROVER, summary="lift an active entry, with the reason")
     async def lift(request: Request) -> Reply:
-        ref = request.args.strip().upper()
+        ref, _, reason = request.args.strip().partition(" ")
+        ref = ref.upper()
         if not REF.match(ref):
             return Reply(card=error_card(messages.LIFT_NEEDS_REF))
-        outcome = await register.lift(ref, request.actor, request.conversation_type)
+        if not reason.strip():
+            return Reply(card=error_card(messages.LIFT_NEEDS_REASON))
+        outcome = await register.lift(ref, request.actor, request.conversation_type, reason=reason.strip()[:500])
         if isinstance(outcome, Lifted):
             return Reply(card=error_card(messages.lifted(ref)))
         return Reply(card=error_card(messages.not_lifted(ref, outcome.reason, outcome.status)))
@@ -334,6 +340,58 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
         await register.audit(request.actor, "pending_view", conversation_type=request.conversation_type,
                              outcome=f"incidents={len(waiting)}")
         return Reply(card=approval_cards.pending_list_card(waiting))
+
+    # -- the entry's life: reviews, lift with a reason, the customer told, the whole entry ---------------------
+
+    reviews = Reviews(register, outbox) if outbox is not None else None
+
+    def entry_ref(text: str) -> str:
+        return text.strip().split(" ", 1)[0].upper() if text.strip() else ""
+
+    @router.action(verbs.REVIEW_DECIDE)
+    async def review_decide(request: Request) -> Reply:
+        ref = request.data.get("entry")
+        ref = ref.strip().upper()[:40] if isinstance(ref, str) else ""
+        if reviews is None or not ref:
+            return Reply(card=error_card(messages.NO_SUCH_ENTRY))
+        outcome = await reviews.review(ref, request.actor, dict(request.data),
+                                       conversation_type=request.conversation_type)
+        if isinstance(outcome, Reviewed):
+            return Reply(card=review_cards.reviewed_card(outcome.entry))
+        if outcome.reason == "invalid":
+            saved = await register.store.get_entry(ref)
+            if saved is not None:
+                typed = {k: v for k, v in request.data.items() if isinstance(v, str)}
+                return Reply(card=review_cards.review_card(saved.value, register.today(), problems=outcome.problems,
+                                                           values=typed))
+        return Reply(card=error_card(messages.REVIEW_REFUSAL.get(outcome.reason, messages.NOT_ALLOWED)))
+
+    @router.command("entry", role=Role.APPROVER, summary="an entry, its dates and its history")
+    async def entry(request: Request) -> Reply:
+        ref = entry_ref(request.args)
+        if not REF.match(ref):
+            return Reply(card=error_card(messages.ENTRY_NEEDS_REF))
+        saved = await register.store.get_entry(ref)
+        await register.audit(request.actor, "entry_view", query=ref, conversation_type=request.conversation_type,
+                             outcome="found" if saved else "missing", refs=[ref])
+        if saved is None:
+            return Reply(card=error_card(messages.NO_SUCH_ENTRY))
+        return Reply(card=review_cards.entry_card(saved.value))
+
+    @router.command("notified", role=Role.APPROVER, summary="record when the customer was told in writing")
+    async def notified(request: Request) -> Reply:
+        parts = request.args.split()
+        ref = parts[0].upper() if parts else ""
+        try:
+            day = date.fromisoformat(parts[1]) if len(parts) == 2 else None
+        except ValueError:
+            day = None
+        if not REF.match(ref) or day is None or day > register.today():
+            return Reply(card=error_card(messages.NOTIFIED_NEEDS))
+        saved = await register.record_notified(ref, day, request.actor, request.conversation_type)
+        if saved is None:
+            return Reply(card=error_card(messages.NO_SUCH_ENTRY))
+        return Reply(card=error_card(messages.notified(ref, day)))
 
     router.command("help", "hi", "hello", "?", summary="list the commands")(help_)
     return router

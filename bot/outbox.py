@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.core.bot_adapter import BotAdapter
@@ -34,13 +35,15 @@ class Undeliverable(Exception):
 class OutboxWorker:
     def __init__(self, adapter: BotAdapter, store: Store, outbox: Outbox, app_id: str,
                  on_given_up: Callable[[Message], Awaitable[None]] | None = None,
-                 interval: float = INTERVAL_SECONDS):
+                 interval: float = INTERVAL_SECONDS,
+                 render: Callable[[Message], Awaitable[tuple[dict | None, str]]] | None = None):
         self.adapter = adapter
         self.store = store
         self.outbox = outbox
         self.app_id = app_id
         self.on_given_up = on_given_up
         self.interval = interval
+        self.render = render
         self._wake = asyncio.Event()
         self._busy = asyncio.Lock()
 
@@ -86,6 +89,11 @@ class OutboxWorker:
         return delivered
 
     async def _send(self, message: Message) -> SentCopy | None:
+        if message.template and self.render is not None:
+            card, text = await self.render(message)
+            if card is None and not text:
+                raise Undeliverable(f"nothing to show for {message.template} {message.subject}")
+            message = replace(message, card=card, text=text, template="")
         if message.kind == "update":
             for copy in await self.outbox.copies(message.track):
                 await self._continue(copy.reference, lambda tc, copy=copy: self._update(tc, copy, message))
@@ -115,6 +123,7 @@ class OutboxWorker:
             await self.adapter.continue_conversation(ConversationReference().deserialize(reference), callback,
                                                      bot_app_id=self.app_id or None)
         except Exception as exc:
-            if "403" in str(getattr(exc, "status_code", "")) or "MessageWritesBlocked" in str(exc):
+            status = getattr(getattr(exc, "response", None), "status_code", None) or getattr(exc, "status_code", None)
+            if status == 403 or "MessageWritesBlocked" in str(exc):
                 raise Undeliverable("the person has blocked the bot") from exc
             raise

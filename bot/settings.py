@@ -38,6 +38,18 @@ def _minutes(name: str, value: str | None, default: float) -> float:
     return minutes
 
 
+def _hour(name: str, value: str | None, default: int) -> int | None:
+    """An hour of the day (0-23), or None for "off"; anything else refuses to start, naming the setting."""
+    text = (value or "").strip().lower()
+    if not text:
+        return default
+    if text == "off":
+        return None
+    if not text.isascii() or not text.isdigit() or not 0 <= int(text) <= 23:
+        raise ValueError(f"{name} must be an hour from 0 to 23, or off (got {value!r})")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class Settings:
     app_id: str = ""
@@ -53,6 +65,7 @@ class Settings:
     admins: frozenset[str] = frozenset()  # REGISTER_ADMINS: Entra object ids that are always administrators
     checks_per_hour: int = 60  # REGISTER_CHECKS_PER_HOUR: per user, against trawling; 0 turns it off
     seal_minutes: float = 10.0  # REGISTER_SEAL_MINUTES: how often the audit trail is sealed; 0 turns it off
+    reviews_hour: int | None = 6  # REGISTER_REVIEWS_HOUR: UTC hour of the daily review run; "off": none in-process
     env: Mapping[str, str] | None = None  # what the store is opened from
 
     @classmethod
@@ -72,6 +85,7 @@ class Settings:
             admins=_set(env.get("REGISTER_ADMINS")),
             checks_per_hour=int(env.get("REGISTER_CHECKS_PER_HOUR", "") or 60),
             seal_minutes=_minutes("REGISTER_SEAL_MINUTES", env.get("REGISTER_SEAL_MINUTES"), 10.0),
+            reviews_hour=_hour("REGISTER_REVIEWS_HOUR", env.get("REGISTER_REVIEWS_HOUR"), 6),
             env=env,
         )
 

@@ -520,3 +520,70 @@ ANSWER_SENT = "Thank you: your answer was sent to the approver."
 QUESTION_TITLE = "A question about your report"
 ANSWER_LABEL = "Your answer"
 ANSWER_BUTTON = "Send answer"
+
+# --- reviews and the entry's life ---------------------------------------------------------------------------
+
+RESTRICTION_TITLES: Mapping[str, str] = MappingProxyType({
+    "single_point_of_contact": "Single point of contact",
+    "written_contact_only": "Written contact only",
+    "phone_limits": "Telephone limits",
+    "no_lone_visits": "No lone visits",
+    "office_appointments_only": "No home visits: office appointments",
+    "premises_exclusion": "Exclusion from named premises",
+    "correspondence_on_file": "Closed matter: correspondence on file",
+    "other": "Other",
+})
+REVIEW_INTRO = ("This entry's review is due. Extend it, amend its restrictions, or lift it; it lapses at the "
+                "review date.")
+REVIEW_ACTION_LABEL = "Outcome of the review"
+REVIEW_EXTEND = "Extend (new review date)"
+REVIEW_AMEND = "Amend the restrictions"
+REVIEW_LIFT = "Lift the entry"
+REVIEW_ACTION_NEEDED = "Please choose the outcome of the review."
+REVIEW_NEW_DATE_LABEL = "New review date (if extended)"
+REVIEW_REASON_LABEL = "Reason"
+REVIEW_REASON_NEEDED = "Please give the reason."
+REVIEW_SAVE = "Save review"
+REVIEW_REFUSAL: Mapping[str, str] = MappingProxyType({
+    "missing": "There is no such entry.",
+    "not_active": "This entry is no longer active: nothing to review.",
+    "not_allowed": "Only the approver who owns this entry, or an administrator, can review it.",
+    "changed": "Someone else reviewed this entry at the same moment: nothing was changed. Open it again.",
+})
+ENTRY_DECIDED = "Decided"
+ENTRY_EXPIRES = "Expires"
+ENTRY_NOTIFIED = "Customer told"
+ENTRY_INCIDENTS = "Incidents"
+ENTRY_HISTORY = "History"
+ENTRY_NEEDS_REF = "Tell me which entry, e.g. entry MCR-2026-0001"
+LIFT_NEEDS_REASON = "Please give the reason, e.g. lift MCR-2026-0001 moved away from the area"
+NOTIFIED_NEEDS = "Tell me the entry and the date the customer was told, e.g. notified MCR-2026-0001 2026-12-02"
+NO_SUCH_ENTRY = "There is no such entry."
+
+
+@_sentence()
+def review_title(ref: str) -> str:
+    return f"Review due: {ref}"
+
+
+@_sentence("event", "status")
+def reviewed_line(event: str, status: str) -> str:
+    return {"extended": "Reviewed: extended.", "amended": "Reviewed: restrictions amended.",
+            "lifted": "Reviewed: lifted. It no longer alerts."}.get(event, "Reviewed.")
+
+
+@_sentence("status")
+def entry_title(ref: str, status: str) -> str:
+    shown = {"active": "active", "lifted": "lifted", "expired": "expired", "pending": "pending",
+             "rejected": "rejected"}.get(status, "status unknown")
+    return f"Entry {ref} ({shown})"
+
+
+@_sentence()
+def overdue_review(ref: str) -> str:
+    return f"The review of {ref} was not done by its review date: the entry has lapsed and no longer alerts."
+
+
+@_sentence()
+def notified(ref: str, when: date) -> str:
+    return f"Recorded: the customer of {ref} was told in writing on {format_date(when)}."

@@ -47,6 +47,10 @@ class Message:
     card: dict[str, Any] | None = None
     text: str = ""
     track: str = ""
+    #: instead of a card or text written now: what to render at delivery (the host's renderer knows the names,
+    #: e.g. "review" of `subject` = an entry ref), so a queue written by the command line needs no card builder
+    template: str = ""
+    subject: str = ""
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     attempts: int = 0
     next_at: str = ""  # ISO instant; empty: now
@@ -55,6 +59,7 @@ class Message:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "to": self.to, "card": self.card, "text": self.text, "track": self.track,
+                "template": self.template, "subject": self.subject,
                 "id": self.id, "attempts": self.attempts, "next_at": self.next_at, "lease_until": self.lease_until,
                 "last_error": self.last_error}
 
@@ -64,7 +69,8 @@ class Message:
         if kind not in ("card", "text", "update"):
             raise ValueError(f"outbox message of unknown kind {kind!r}")
         return cls(kind=kind, to=str(data.get("to") or ""), card=data.get("card"), text=str(data.get("text") or ""),
-                   track=str(data.get("track") or ""), id=str(data["id"]), attempts=int(data.get("attempts") or 0),
+                   track=str(data.get("track") or ""), template=str(data.get("template") or ""),
+                   subject=str(data.get("subject") or ""), id=str(data["id"]), attempts=int(data.get("attempts") or 0),
                    next_at=str(data.get("next_at") or ""), lease_until=str(data.get("lease_until") or ""),
                    last_error=str(data.get("last_error") or ""))
 

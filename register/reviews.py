@@ -12,7 +12,6 @@ The messages themselves go through the durable outbox (register/outbox.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -52,9 +51,6 @@ class NotReviewed:
     problems: dict[str, str] = field(default_factory=dict)
 
 
-ReviewCard = Callable[[Entry], dict[str, Any]]
-
-
 class Reviews:
     def __init__(self, register: Register, outbox: Outbox):
         self.register = register
@@ -63,7 +59,9 @@ class Reviews:
 
     # -- the scheduler's step ---------------------------------------------------------------------------------
 
-    async def run(self, actor: Actor, review_card: ReviewCard, overdue_text: Callable[[str], str]) -> ReviewRun:
+    async def run(self, actor: Actor) -> ReviewRun:
+        """Reminders ("review" card of the entry) and overdue notices ("overdue" text) are queued by name: the
+        host renders them when it delivers."""
         today = self.register.today()
         done = ReviewRun()
         admins = self.register.roles.holders(Role.ADMINISTRATOR)
@@ -75,14 +73,14 @@ class Reviews:
                     done.expired.append(entry.ref)
                     if await self._claim(entry, "overdue"):
                         for admin in admins:
-                            await self.outbox.put(Message("text", to=admin, text=overdue_text(entry.ref),
+                            await self.outbox.put(Message("text", to=admin, template="overdue", subject=entry.ref,
                                                           id=f"overdue:{entry.ref}:{entry.review_on}:{admin}"))
                         done.overdue.append(entry.ref)
                 continue
             due = entry.review_on
             if due is not None and due - today <= timedelta(days=REMINDER_DAYS) and entry.owner_id:
                 if await self._claim(entry, "reminder"):
-                    await self.outbox.put(Message("card", to=entry.owner_id, card=review_card(entry),
+                    await self.outbox.put(Message("card", to=entry.owner_id, template="review", subject=entry.ref,
                                                   track=f"review:{entry.ref}:{due}",
                                                   id=f"review:{entry.ref}:{due}"))
                     done.reminded.append(entry.ref)

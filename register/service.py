@@ -179,7 +179,7 @@ class Register:
         await self.audit(actor, "refused", outcome="rate_limited")
         return RateLimited(self.checks_per_hour, first=first)
 
-    async def lift(self, ref: str, actor: Actor, conversation_type: str) -> Lifted | NotLifted:
+    async def lift(self, ref: str, actor: Actor, conversation_type: str, *, reason: str = "") -> Lifted | NotLifted:
         """An approver lifts an active entry: an etag-checked read-modify-write, so two approvers lifting at once
         (on two instances) produce exactly one decision; the other is told it changed under them."""
         saved = await self.store.get_entry(ref)
@@ -188,7 +188,10 @@ class Register:
         elif saved.value.status is not Status.ACTIVE:
             outcome = NotLifted("not_active", saved.value.status.value)
         else:
-            entry = replace(saved.value, status=Status.LIFTED, updated_at=self.clock())
+            event = {"at": self.clock().isoformat(), "by": actor.aad_object_id or actor.user_id, "event": "lifted",
+                     "detail": reason}
+            entry = replace(saved.value, status=Status.LIFTED, updated_at=self.clock(),
+                            history=[*saved.value.history, event])
             result = await self.store.replace_entry(entry, saved.etag)
             if isinstance(result, Conflict):
                 outcome = NotLifted("changed")
@@ -199,6 +202,23 @@ class Register:
                          conversation_type=conversation_type,
                          outcome="lifted" if isinstance(outcome, Lifted) else outcome.reason, refs=[ref])
         return outcome
+
+    async def record_notified(self, ref: str, day: date, actor: Actor, conversation_type: str) -> Entry | None:
+        """The day the customer was told in writing (domain.md: the entry records it); etag-checked, audited."""
+        for _ in range(10):
+            saved = await self.store.get_entry(ref)
+            if saved is None:
+                return None
+            event = {"at": self.clock().isoformat(), "by": actor.aad_object_id or actor.user_id, "event": "notified",
+                     "detail": day.isoformat()}
+            entry = replace(saved.value, notified_on=day, notification_withheld="", updated_at=self.clock(),
+                            history=[*saved.value.history, event])
+            if not isinstance(await self.store.replace_entry(entry, saved.etag), Conflict):
+                self.index.put_entry(entry)
+                await self.audit(actor, "notified", query=ref, conversation_type=conversation_type,
+                                 outcome=day.isoformat(), refs=[ref])
+                return entry
+        raise RuntimeError(f"the entry {ref} kept changing; try again")
 
     async def audit_trail(self, ref: str, actor: Actor, conversation_type: str) -> list[AuditRecord]:
         """Who looked at or changed an entry. Looking is itself audited."""

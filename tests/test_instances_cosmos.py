@@ -137,7 +137,7 @@ async def test_two_instances_share_one_register(cosmos_register, connector, tmp_
         approver = ActivityFactory(connector.url, user_id="user-approver", user_name="Ann Approver")
         lifts = []
         for _ in range(2):
-            activity = approver.personal("lift MCR-2026-0003")
+            activity = approver.personal("lift MCR-2026-0003 the household moved away")
             activity["from"]["aadObjectId"] = APPROVER_AAD
             activity["conversation"]["id"] = f"personal-approver-{len(lifts)}"
             lifts.append(activity)

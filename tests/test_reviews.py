@@ -42,14 +42,6 @@ def entry(review_in_days: int, ref: str = "MCR-2026-0100") -> Entry:
                  expires_on=today + timedelta(days=190), owner_id="aad-owner")
 
 
-def card(e: Entry) -> dict:
-    return {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock", "text": e.ref}]}
-
-
-def overdue(ref: str) -> str:
-    return f"{ref} was not reviewed in time and has expired."
-
-
 async def make(store, clock: Clock) -> tuple[Register, Reviews, Outbox]:
     store.clock = clock
     if await store.get_setting(ROLES_SETTING) is None:  # the second instance finds the first one's
@@ -75,10 +67,10 @@ async def setup(tmp_path, clock):
 async def test_the_owner_is_reminded_once_fourteen_days_before_the_review(setup, clock):
     register, reviews, outbox = setup
     await register.import_entries([entry(REMINDER_DAYS + 1)], ADMIN)
-    assert (await reviews.run(SYSTEM, card, overdue)).reminded == []
+    assert (await reviews.run(SYSTEM)).reminded == []
     clock.now += timedelta(days=1)
-    assert (await reviews.run(SYSTEM, card, overdue)).reminded == ["MCR-2026-0100"]
-    assert (await reviews.run(SYSTEM, card, overdue)).reminded == []  # once
+    assert (await reviews.run(SYSTEM)).reminded == ["MCR-2026-0100"]
+    assert (await reviews.run(SYSTEM)).reminded == []  # once
     [message] = [s.value.body for s in await outbox.due()]
     assert message["to"] == "aad-owner" and message["kind"] == "card"
 
@@ -88,14 +80,14 @@ async def test_an_unreviewed_entry_expires_at_its_review_date_and_the_administra
     await register.import_entries([entry(3)], ADMIN)
     assert register.index.lookup(ADDRESS).outcome is Outcome.ALERT
     clock.now += timedelta(days=4)
-    done = await reviews.run(SYSTEM, card, overdue)
+    done = await reviews.run(SYSTEM)
     assert done.expired == ["MCR-2026-0100"] and done.overdue == ["MCR-2026-0100"]
     stored = (await register.store.get_entry("MCR-2026-0100")).value
     assert stored.status is Status.EXPIRED and stored.history[-1]["event"] == "expired"
     assert register.index.lookup(ADDRESS).outcome is Outcome.NONE
     told = [s.value.body for s in await outbox.due() if s.value.body["kind"] == "text"]
-    assert [m["to"] for m in told] == ["aad-admin"] and "MCR-2026-0100" in told[0]["text"]
-    again = await reviews.run(SYSTEM, card, overdue)
+    assert [(m["to"], m["template"], m["subject"]) for m in told] == [("aad-admin", "overdue", "MCR-2026-0100")]
+    again = await reviews.run(SYSTEM)
     assert again.expired == [] and again.overdue == []
 
 
@@ -147,7 +139,7 @@ async def test_two_instances_send_each_reminder_once_and_expire_once(fresh_cosmo
         await ra.import_entries([entry(REMINDER_DAYS - 1), entry(-1, ref="MCR-2026-0101")], ADMIN)
         for instance in (one, two):
             await instance.register.refresh()
-        first, second = await asyncio.gather(one.run(SYSTEM, card, overdue), two.run(SYSTEM, card, overdue))
+        first, second = await asyncio.gather(one.run(SYSTEM), two.run(SYSTEM))
         assert sorted(first.reminded + second.reminded) == ["MCR-2026-0100"]
         assert sorted(first.expired + second.expired) == ["MCR-2026-0101"]
         kinds = sorted(s.value.body["kind"] for s in await outbox.due())

@@ -126,12 +126,18 @@ def test_startup_refuses_unsafe_settings():
     assert allowed.tenant_allowed("abc") and allowed.tenant_allowed("DEF") and not allowed.tenant_allowed("xyz")
 
 
-async def test_lift_is_for_approvers_and_stops_the_alert(secured, connector):
-    await secured.post(staff(connector).personal("lift MCR-2026-0001"))
+async def test_lift_is_for_approvers_asks_for_a_reason_and_stops_the_alert(secured, connector):
+    await secured.post(staff(connector).personal("lift MCR-2026-0001 moved away"))
     assert messages.NOT_ALLOWED in json.dumps(connector.sent[-1].cards)
     await secured.post(as_admin(admin(connector).personal("lift MCR-2026-0001")))
+    assert messages.LIFT_NEEDS_REASON in json.dumps(connector.sent[-1].cards)
+    await secured.post(as_admin(admin(connector).personal("lift MCR-2026-0001 moved away from the area")))
     assert messages.lifted("MCR-2026-0001") in json.dumps(connector.sent[-1].cards)
-    await secured.post(as_admin(admin(connector).personal("lift MCR-2026-0001")))
+    from bot.app import STORE
+
+    lifted = (await secured.app[STORE].get_entry("MCR-2026-0001")).value
+    assert (lifted.history[-1]["event"], lifted.history[-1]["detail"]) == ("lifted", "moved away from the area")
+    await secured.post(as_admin(admin(connector).personal("lift MCR-2026-0001 again")))
     assert messages.not_lifted("MCR-2026-0001", "not_active", "lifted") in json.dumps(connector.sent[-1].cards)
     await secured.post(staff(connector).personal("check 12 High St"))
     assert "MCR-2026-0001" not in json.dumps(connector.sent[-1].cards)
@@ -142,8 +148,8 @@ SHARED = ("groupChat", "channel")
 NEUTRAL_INVOKE_ANSWER = {"statusCode": 200, "type": "application/vnd.microsoft.activity.message",
                          "value": messages.RESULT_SENT_PRIVATELY}
 
-ARGS = ("", "MCR-2026-0001", "MCR-2026-0001", "MCR-2026-0099", "mcr-2026-0005", "12 High St", "99 Nowhere Road",
-        "[x](https://evil.example)", "x" * 600)
+ARGS = ("", "MCR-2026-0001", "MCR-2026-0001 moved away", "MCR-2026-0001 again", "MCR-2026-0099 gone",
+        "mcr-2026-0005 closed", "12 High St", "99 Nowhere Road", "[x](https://evil.example)", "x" * 600)
 
 
 async def test_every_command_and_card_verb_in_a_shared_conversation_gets_the_same_neutral_line(secured, connector):
