@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from register.model import Address
+from register.normalise import fold
 
 __all__ = [
     "Token",
@@ -233,7 +234,7 @@ _LETTER_RANGE_RE = re.compile(r"^[A-Z]-[A-Z]$")
 
 def normalise_postcode(text: str) -> str:
     """'pr71aa' -> 'PR7 1AA'. '' unless the whole text has the shape of a UK postcode."""
-    compact = _PC_JUNK_RE.sub("", (text or "").upper())
+    compact = _PC_JUNK_RE.sub("", fold(text).upper())
     m = _PC_FULL.match(compact)
     if not m:
         return ""
@@ -244,8 +245,11 @@ def normalise_postcode(text: str) -> str:
 
 def find_postcode(text: str) -> tuple[str, str]:
     """The postcode anywhere in `text` (the last one if several) and the text with it removed:
-    '12 High St PR7 1AA' -> ('PR7 1AA', '12 High St')."""
-    upper = (text or "").upper()
+    '12 High St PR7 1AA' -> ('PR7 1AA', '12 High St'). The text comes back folded (register/normalise.py)."""
+    text = fold(text)
+    upper = text.upper()
+    if len(upper) != len(text):  # 'ß' upper-cases to two letters: keep the offsets of `upper` valid for `text`
+        text = upper
     found = list(_PC_RE.finditer(upper))
     if not found:
         return "", text or ""
@@ -272,7 +276,7 @@ class Token(NamedTuple):
 
 
 def _clean(text: str) -> str:
-    s = (text or "").upper()
+    s = fold(text).upper()
     s = s.replace("\u2019", "").replace("'", "").replace("`", "").replace("&", " AND ")
     s = s.replace(".", " ")
     if "-" in s:

@@ -44,6 +44,7 @@ from register.address import (
     unit_path,
 )
 from register.model import Address, Entry, Incident, IncidentStatus, Outcome, Status
+from register.normalise import fold
 
 __all__ = ["Match", "LookupResult", "RegisterIndex"]
 
@@ -268,7 +269,7 @@ class _Doc:
 
 def _person_tokens(text: str) -> tuple[str, ...]:
     out = []
-    for w in "".join(c if c.isalpha() else (" " if c not in "'\u2019" else "") for c in (text or "").upper()).split():
+    for w in "".join(c if c.isalpha() else (" " if c not in "'\u2019" else "") for c in fold(text).upper()).split():
         if w not in _PERSON_TITLES:
             out.append(w)
     return tuple(out)
@@ -528,7 +529,7 @@ class RegisterIndex:
     # ---------------------------------------------------------------------------------------------- lookup
 
     def lookup(self, query: str) -> LookupResult:
-        q = _analyse(query or "")
+        q = _analyse(fold(query))
         if not q.pc and not q.base.seq and not q.base.units:
             return _NONE
         today = self._today()
