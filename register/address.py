@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from importlib import resources
 from typing import NamedTuple
 
 from register.model import Address
@@ -32,6 +33,8 @@ __all__ = [
     "Unit",
     "PaonParts",
     "STREET_TYPES",
+    "STREET_DESCRIPTORS",
+    "DESCRIPTOR_WORDS",
     "PLACE_STOPWORDS",
     "normalise_postcode",
     "find_postcode",
@@ -66,53 +69,9 @@ STREET_TYPES = frozenset(
 )
 
 # Abbreviation -> full word, for any position. `ST` is contextual (see _expand_st) and `NO` before a number is dropped.
+# Street descriptors come from street_types.txt (derived from libpostal's list, see its header); the rest are the
+# other words of UK addresses.
 _ABBREVIATIONS = {
-    "RD": "ROAD",
-    "STR": "STREET",
-    "STRT": "STREET",
-    "AVE": "AVENUE",
-    "AV": "AVENUE",
-    "AVEN": "AVENUE",
-    "AVNU": "AVENUE",
-    "LN": "LANE",
-    "DR": "DRIVE",
-    "DRV": "DRIVE",
-    "CL": "CLOSE",
-    "CLO": "CLOSE",
-    "CRES": "CRESCENT",
-    "CRESC": "CRESCENT",
-    "CRS": "CRESCENT",
-    "GDNS": "GARDENS",
-    "GDN": "GARDENS",
-    "GRDNS": "GARDENS",
-    "PL": "PLACE",
-    "CT": "COURT",
-    "CRT": "COURT",
-    "TERR": "TERRACE",
-    "TER": "TERRACE",
-    "TCE": "TERRACE",
-    "SQ": "SQUARE",
-    "GR": "GROVE",
-    "GRV": "GROVE",
-    "GRO": "GROVE",
-    "PK": "PARK",
-    "WY": "WAY",
-    "WLK": "WALK",
-    "HL": "HILL",
-    "MWS": "MEWS",
-    "VW": "VIEW",
-    "GRN": "GREEN",
-    "PDE": "PARADE",
-    "PARA": "PARADE",
-    "EST": "ESTATE",
-    "BLDGS": "BUILDINGS",
-    "BLDG": "BUILDINGS",
-    "MT": "MOUNT",
-    "HTS": "HEIGHTS",
-    "BVD": "BOULEVARD",
-    "BLVD": "BOULEVARD",
-    "APPR": "APPROACH",
-    "CSWY": "CAUSEWAY",
     "HSE": "HOUSE",
     "HO": "HOUSE",
     "COTT": "COTTAGE",
@@ -121,7 +80,6 @@ _ABBREVIATIONS = {
     "COTTS": "COTTAGES",
     "FM": "FARM",
     "LDG": "LODGE",
-    "MNR": "MANOR",
     "NTH": "NORTH",
     "STH": "SOUTH",
     "UPR": "UPPER",
@@ -129,15 +87,6 @@ _ABBREVIATIONS = {
     "GT": "GREAT",
     "LTL": "LITTLE",
     "STN": "STATION",
-    "CTR": "CENTRE",
-    "CNTR": "CENTRE",
-    "CNR": "CORNER",
-    "ESP": "ESPLANADE",
-    "PROM": "PROMENADE",
-    "QY": "QUAY",
-    "WHF": "WHARF",
-    "YD": "YARD",
-    "BDWY": "BROADWAY",
     "MKT": "MARKET",
     "CHR": "CHURCH",
     "CHU": "CHURCH",
@@ -166,6 +115,30 @@ _ABBREVIATIONS = {
     "9TH": "NINTH",
     "10TH": "TENTH",
 }
+
+
+def _read_street_types() -> dict[str, tuple[str, ...]]:
+    """street_types.txt: descriptor -> its abbreviations (ST among STREET's)."""
+    table: dict[str, tuple[str, ...]] = {}
+    text = resources.files("register").joinpath("street_types.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if words:
+            table[words[0]] = tuple(words[1:])
+    return table
+
+
+# descriptor -> abbreviations, as read (the tests try every one of them)
+STREET_DESCRIPTORS = _read_street_types()
+for _descriptor, _abbreviations in STREET_DESCRIPTORS.items():
+    for _abbreviation in _abbreviations:
+        if _abbreviation != "ST":
+            _ABBREVIATIONS.setdefault(_abbreviation, _descriptor)
+
+# Every word that ends a street name, for the rules that must know a descriptor when they see one ('12 High Acres' is
+# not 12 HIGH STREET with the type left out). STREET_TYPES stays the narrower set the parser splits streets on.
+DESCRIPTOR_WORDS = STREET_TYPES | frozenset(STREET_DESCRIPTORS)
+
 # Letter codes for floor flats: `GFF`, `FFF`.
 _FLOOR_CODES = {
     "GFF": ("GROUND", "FLOOR", "FLAT"),

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from rapidfuzz.distance import OSA
 
 from register.address import (
+    DESCRIPTOR_WORDS,
     PLACE_STOPWORDS,
     STREET_TYPES,
     Token,
@@ -921,7 +922,7 @@ def _street_match(post: list[Token], d: _Doc) -> tuple[int, float, bool] | None:
         # the street type left out ('12 High, Chorley'), unless a different type was typed
         sims = [_tok_sim(words[k], street[k]) for k in range(n - 1)]
         nxt = words[n - 1].value if len(words) > n - 1 else ""
-        if min(sims) >= 0 and nxt not in STREET_TYPES:
+        if min(sims) >= 0 and nxt not in DESCRIPTOR_WORDS:
             best = (i0 + n - 1, sum(sims) / (n - 1) - 5.0, False)
     if best is None:
         # words joined or split differently ('NEWMILL LANE' for NEW MILL LANE)
@@ -933,7 +934,7 @@ def _street_match(post: list[Token], d: _Doc) -> tuple[int, float, bool] | None:
             typed = "".join(t.value for t in words[:j])
             after = words[j].value if j < len(words) else ""
             for tgt in (target, core):
-                if tgt is core and after in STREET_TYPES:
+                if tgt is core and after in DESCRIPTOR_WORDS:
                     continue  # '12 High Road' is not HIGH STREET
                 if tgt and len(typed) >= 4 and _word_sim(typed, tgt) >= 0:
                     sim = _word_sim(typed, tgt) - (5.0 if tgt is core else 0.0)
