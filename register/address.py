@@ -627,7 +627,9 @@ def address_from_parts(
     if not pc and postcode:
         pc, _ = find_postcode(postcode)
     if not text:
-        first = " ".join(p for p in (paon.strip(), street.strip()) if p)
+        # a building name stands apart from its street, as Address.display writes it: 'Rose Cottage, Mill Lane'
+        sep = ", " if paon.strip()[:1].isalpha() and not paon.strip()[-1:].isdigit() else " "
+        first = sep.join(p for p in (paon.strip(), street.strip()) if p)
         text = ", ".join(
             p for p in (saon.strip(), first, locality.strip(), town.strip(), (postcode or "").strip()) if p
         )
@@ -680,12 +682,13 @@ def parse_address(text: str, postcode: str = "", town: str = "", locality: str =
     toks = tokenise(rest_text)
     units, rest = split_units(toks)
 
-    town_t = [t.value for t in place_tokens(town)] if town else []
-    loc_t = [t.value for t in place_tokens(locality)] if locality else []
+    town_t = place_tokens(town) if town else []
+    loc_t = place_tokens(locality) if locality else []
 
-    def strip_tail(seq: list[Token], words: list[str]) -> list[Token]:
-        if words and len(seq) >= len(words) and [t.value for t in seq[-len(words) :]] == words:
-            return seq[: -len(words)]
+    def strip_tail(seq: list[Token], words: list[Token]) -> list[Token]:
+        values = [t.value for t in words]
+        if values and len(seq) >= len(values) and [t.value for t in seq[-len(values) :]] == values:
+            return seq[: -len(values)]
         return seq
 
     rest = strip_tail(rest, town_t)
@@ -712,6 +715,22 @@ def parse_address(text: str, postcode: str = "", town: str = "", locality: str =
                 extra_units.append(Unit(1, _unit_id(t), t.value))
             else:
                 name_toks.append(t)
+        # '2 Bourne Cottages, The Street, Bishopsbourne', '12 The Oaks, The Street': a numbered house of a named row
+        # or building, then plainly a street (Price Paid: SAON 2, PAON BOURNE COTTAGES); the number is the row's
+        segs = sorted({t.seg for t in post})
+        if not pre and not units and len(segs) >= 2:
+            first = [t for t in post if t.seg == segs[0]]
+            second = [t for t in post if t.seg == segs[1]]
+            if (
+                len(first) >= 2
+                and not _plainly_a_street([t.value for t in first])
+                and _plainly_a_street([t.value for t in second], first[-1].value in _ROW_WORDS)
+                and not any(t.kind != "W" for t in first + second)
+            ):
+                extra_units.append(Unit(1, _unit_id(rest[anchor]), rest[anchor].value))
+                number = ""
+                name_toks = [t for t in first if t.value != "THE"] or first
+                post = [t for t in post if t.seg != segs[0]]
     else:
         number = ""
         pre, post = [], rest
@@ -741,7 +760,7 @@ def parse_address(text: str, postcode: str = "", town: str = "", locality: str =
             cut = _name_street_cut(post)
             name_toks, post = post[:cut], post[cut:]
 
-    street_t, place_t = _split_street_place(post, has_number=bool(number))
+    street_t, place_t = _split_street_place(post, has_number=bool(number or name_toks))
     loc_words = loc_t
     town_words = town_t
     if not town_words and place_t:
@@ -753,18 +772,19 @@ def parse_address(text: str, postcode: str = "", town: str = "", locality: str =
                 segs.append([t])
         after_comma = bool(street_t) and street_t[-1].seg != place_t[0].seg
         if len(segs) > 1 or after_comma:
-            town_words = [t.value for t in segs[-1]]
+            town_words = segs[-1]
             if not loc_words:
-                loc_words = [t.value for seg in segs[:-1] for t in seg]
+                loc_words = [t for seg in segs[:-1] for t in seg]
         else:
-            words = [t.value for t in place_t]
-            cut = _town_start(words)
-            town_words = words[cut:]
+            cut = _town_start([t.value for t in place_t])
+            town_words = place_t[cut:]
             if not loc_words:
-                loc_words = words[:cut]
+                loc_words = place_t[:cut]
 
     all_units = units + extra_units
     saon = " ".join(u.text for u in sorted(all_units, key=lambda u: u.rank))
+    if all(t.value in ("AT", "OF", "THE") for t in name_toks):
+        name_toks = []  # 'THE LOWER MAISONETTE AT, 22 OFFLEY ROAD': the words that tie a flat to its house
     name = " ".join(t.value for t in name_toks)
     paon = f"{name}, {number}" if name and number else (name or number)
     loc = " ".join(_place_fix(loc_words))
@@ -782,9 +802,13 @@ def parse_address(text: str, postcode: str = "", town: str = "", locality: str =
     )
 
 
-def _place_fix(words: list[str]) -> list[str]:
-    # in a town name St is Saint ('Bury St Edmunds'), as address_from_parts does for the town column
-    return ["SAINT" if w == "STREET" and i + 1 < len(words) else w for i, w in enumerate(words)]
+def _place_fix(words: list[Token]) -> list[str]:
+    # in a town name a typed St is Saint ('Bury St Edmunds'), as address_from_parts does for the town column; the
+    # word STREET typed in full stays STREET ('The Street, Bishopsbourne' is not 'The Saint')
+    return [
+        "SAINT" if t.value == "STREET" and t.raw == "ST" and i + 1 < len(words) else t.value
+        for i, t in enumerate(words)
+    ]
 
 
 def _looks_like_street(toks: list[Token]) -> bool:
@@ -827,6 +851,19 @@ _BUILDING_WORDS = frozenset(
     """HOUSE COURT COTTAGE COTTAGES FARM LODGE HALL MANSIONS APARTMENTS BUILDINGS TOWER HOUSES BARN MILL MANOR
     CHAMBERS BUNGALOW VILLA VILLAS GRANGE CENTRE HOTEL HOME WHARF POINT PLACE VIEW""".split()
 )
+
+
+# what ends the name of a numbered row of houses ('BOURNE COTTAGES', 'PARK VILLAS'), and what is a street after it
+# (after any other name a locality can end in STREET or LANE too: CROFTERS COURT, RED STREET is a village's)
+_ROW_WORDS = _HOUSE_WORDS | frozenset("VILLAS BUILDINGS MANSIONS HOUSES CHAMBERS".split())
+_STREET_ONLY = frozenset("ROAD STREET LANE AVENUE DRIVE CLOSE CRESCENT WAY GARDENS SQUARE".split())
+
+
+def _plainly_a_street(words: list[str], after_row: bool = True) -> bool:
+    """A street named after its descriptor ('THE STREET', 'THE GREEN'); after a row's name also 'HIGH STREET'."""
+    if len(words) == 2 and words[0] == "THE" and words[1] in DESCRIPTOR_WORDS:
+        return True
+    return after_row and len(words) >= 2 and words[-1] in _STREET_ONLY
 
 
 def _name_street_cut(toks: list[Token]) -> int:

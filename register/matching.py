@@ -499,8 +499,8 @@ class RegisterIndex:
                 keys.append((self._by_pc, d.pc))
             if d.name:
                 keys.append((self._by_name, " ".join(d.name)))
-            if d.number or not d.name:
-                nums = _numbers(d.lo, d.hi) if d.number else ("",)
+            if d.number or not d.name or _row_number(d):
+                nums = _numbers(d.lo, d.hi) if d.number else (_row_number(d),)
                 for w in d.keywords:
                     for n in nums:
                         keys.append((self._by_numword, (n, w)))
@@ -1063,6 +1063,22 @@ def _verify(q: _Query, d: _Doc) -> _Hit | None:
             if any(t.kind == "N" for t in seq):
                 continue
             consider(_after_anchor(q, d, v.units, [], seq, "", "", pc_eq, "street"))
+    row = _row_number(d)
+    if best is None and row and d.street:
+        # '2 The Street' for 2 BOURNE COTTAGES, THE STREET: the number of a house in a named row typed as if it were
+        # the street's. Perhaps that house, perhaps 2 The Street itself: offered as a choice, never an alert.
+        for v in q.variants:
+            for i, t in enumerate(v.seq):
+                if t.kind != "N" or t.value != row or (i + 1 < len(v.seq) and v.seq[i + 1].kind == "N"):
+                    continue
+                if any(x.kind == "W" and x.value != "THE" for x in v.seq[:i]):
+                    continue  # words before the number: another building's name
+                units = v.units + [Unit(1, row, row)]
+                h = _after_anchor(q, d, units, [], v.seq[i + 1 :], "", "", pc_eq, "num")
+                if h is not None:
+                    h.strong = False
+                    h.score = min(h.score, 60.0)
+                    consider(h)
     if best is None and pc_eq and d.number and d.street and not any(t.kind == "N" for t in q.base.seq):
         # 'Flat 24, Artichoke Hill, E1W 2BA' for FLAT 24, 2 ARTICHOKE HILL: no house number typed, but the street and
         # the postcode agree. Not a sure match (another building may share them): offered as a choice, never a clear.
@@ -1072,6 +1088,14 @@ def _verify(q: _Query, d: _Doc) -> _Hit | None:
             h.score = min(h.score, 60.0)
             best = h
     return best
+
+
+def _row_number(d: _Doc) -> str:
+    """The number of a house in a named row or building with no number on the street ('2, BOURNE COTTAGES, THE
+    STREET'), or ''."""
+    if d.name and not d.number and len(d.path) == 1 and d.path[0].isdigit():
+        return d.path[0]
+    return ""
 
 
 def _is_unit_id(t: Token) -> bool:

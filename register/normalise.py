@@ -84,9 +84,10 @@ def fold(text: str) -> str:
             out.append(" ")
             continue
         out.append(ch)
-    text = "".join(out).translate(table)
-    if text.isascii():
-        return text
-    # accents: decompose, drop the combining marks, compose what is left
-    decomposed = unicodedata.normalize("NFD", text)
-    return unicodedata.normalize("NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn"))
+    text = "".join(out)
+    if not text.isascii():
+        # accents: decompose, drop the combining marks, compose what is left (a Greek letter that had one may now
+        # be in the table: the look-alikes go last)
+        decomposed = unicodedata.normalize("NFD", text)
+        text = unicodedata.normalize("NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn"))
+    return text.translate(table)
