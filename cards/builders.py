@@ -256,6 +256,8 @@ def ambiguous_card(query: str, matches: tuple[Match, ...], today: date) -> dict[
         text_block(m.AMBIGUOUS_BODY, spacing="small"),
         _you_checked(query),
     ]
+    if any(match.postcode_differs for match in matches):
+        body.append(text_block(m.POSTCODE_DIFFERS, weight="bolder", color="attention", spacing="medium"))
     if targets:
         body.extend(_check_buttons(targets))
     body.append(text_block(m.AMBIGUOUS_NOT_LISTED, spacing="medium"))

@@ -60,6 +60,7 @@ class Match:
     entry: Entry | None = None
     incident: Incident | None = None
     score: float = 100.0
+    postcode_differs: bool = False  # a choice offered although the typed postcode is one slip away from its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,6 +428,7 @@ class _Hit:
     letter: str
     number: str  # the house number as typed ('' if none)
     qpath: tuple[str, ...] = ()  # the queried flat path, as compared with this doc
+    pc_differs: bool = False  # the typed postcode is one slip away from the doc's (never an alert, see _verify)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -695,14 +697,17 @@ class RegisterIndex:
             return self._choices(self._group(hits), q)
         # a building where the only thing found is an incident at another flat shows nothing (see _outcome)
         groups = [g for g in self._group(strong) if any(h.rel >= _COVERED or h.doc.kind == "entry" for h in g)]
+        slips = [h for h in hits if h.pc_differs]
         if not groups:
-            return _NONE
+            return self._choices(self._group(slips), q) if slips else _NONE
         if len(groups) > 1:
             complete = [g for g in groups if any(h.complete for h in g)]
             if len(complete) == 1:
                 groups = complete
         if len(groups) == 1:
             outcome, matches = self._outcome(groups[0], today)
+            if outcome is Outcome.NONE and slips:
+                return self._choices(self._group(slips), q)
             return LookupResult(outcome, matches)
         return self._choices(groups, q)
 
@@ -738,7 +743,7 @@ class RegisterIndex:
                 paon = d.address.paon
             saon = " ".join(u.text for u in sorted(h.units, key=lambda u: u.rank))
             addr = replace(d.address, saon=saon, paon=paon, text="", uprn="")
-        return _match(d, addr, h.score)
+        return _match(d, addr, h.score, h.pc_differs)
 
     def _postcode_list(self, q: _Query, today: date) -> LookupResult:
         """A postcode (with no house number): the register's properties in it, for the user to pick; never a guess."""
@@ -880,8 +885,16 @@ def _numbers(lo: int, hi: int) -> tuple[str, ...]:
     return tuple(str(n) for n in range(lo, hi + 1))
 
 
-def _match(d: _Doc, addr: Address | None, score: float) -> Match:
-    return Match(ref=d.ref, kind=d.kind, address=addr, entry=d.entry, incident=d.incident, score=round(score, 1))
+def _match(d: _Doc, addr: Address | None, score: float, pc_differs: bool = False) -> Match:
+    return Match(
+        ref=d.ref,
+        kind=d.kind,
+        address=addr,
+        entry=d.entry,
+        incident=d.incident,
+        score=round(score, 1),
+        postcode_differs=pc_differs,
+    )
 
 
 def _rank(m: Match) -> tuple:
@@ -1009,7 +1022,15 @@ def _verify(q: _Query, d: _Doc) -> _Hit | None:
     pc_eq = False
     if q.pc and d.pc:
         if q.pc != d.pc:
-            return None
+            if not _one_slip(q.pc, d.pc):
+                return None
+            # the same number and street under a postcode one slip away in the same district: the postcode stays
+            # exact for an alert, but this is offered as a choice, never cleared
+            h = _verify(replace(q, pc=""), d)
+            if h is None or h.rel < _COVERED:
+                return None
+            h.strong, h.pc_differs, h.score = False, True, min(h.score, 70.0)
+            return h
         pc_eq = True
     best: _Hit | None = None
 
@@ -1088,6 +1109,22 @@ def _verify(q: _Query, d: _Doc) -> _Hit | None:
             h.score = min(h.score, 60.0)
             best = h
     return best
+
+
+def _one_slip(typed: str, held: str) -> bool:
+    """Two postcodes of the same district ('SN5') whose inward codes differ by one character typed wrong or two
+    neighbours swapped: 'SN5 6BY' or 'SN5 6XB' for SN5 6BX. Another district is another place."""
+    t_out, _, t_in = typed.partition(" ")
+    h_out, _, h_in = held.partition(" ")
+    if t_out != h_out or len(t_in) != len(h_in):
+        return False
+    diff = [i for i in range(len(t_in)) if t_in[i] != h_in[i]]
+    if len(diff) == 1:
+        return True
+    if len(diff) != 2 or diff[1] != diff[0] + 1:
+        return False
+    i, j = diff
+    return t_in[i] == h_in[j] and t_in[j] == h_in[i]
 
 
 def _row_number(d: _Doc) -> str:
