@@ -18,6 +18,7 @@ Only the few survivors get the precise comparison (`_verify`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -244,7 +245,8 @@ class _Doc:
     has_type: bool = False
     keywords: frozenset[str] = frozenset()
     anchors: frozenset[str] = frozenset()  # street keywords, joined street, place words: for candidate filtering
-    joined: str = ""
+    the: bool = False  # the street's name starts with THE (THE RODINGS): 'therodings' may be typed
+    joins: tuple[str, ...] = ()  # the street's words run together, without and with its type: MELBA, MELBACOURT
     places: tuple[tuple[str, ...], ...] = ()
     heads: tuple[tuple[str, ...], ...] = ()
     place_words: frozenset[str] = frozenset()
@@ -327,19 +329,25 @@ def _build_doc(
     town = tuple(t.value for t in place_tokens(addr.town))
     if not street and parts.number and loc:
         street, loc = list(loc), ()  # '21, THE GREEN, SUNDERLAND': the locality is the street
-    if street and street[0] == "THE" and len(street) > 1:
+    the = bool(street) and street[0] == "THE" and len(street) > 1
+    if the:
         street = street[1:]
+    d.the = the
     d.street = intern(tuple(street))
     d.has_type = len(street) >= 2 and street[-1] in STREET_TYPES
     core = street[:-1] if d.has_type else street
     kw = {w for w in core if w != "THE"} or {w for w in street if w != "THE"}
     d.keywords = intern(frozenset(kw))
-    d.joined = intern("".join(w for w in core if w != "THE")) if len(kw) > 1 else ""
+    full = [w for w in street if w != "THE"]
+    joins = ["".join(w for w in core if w != "THE")] if len(kw) > 1 else []
+    joins += ["".join(full)] if len(full) > 1 else []
+    joins += ["THE" + "".join(full)] if the else []  # 'therodings' for THE RODINGS
+    d.joins = intern(tuple(dict.fromkeys(joins)))
     fields = [f for f in (_sig(loc), _sig(town)) if f]
     d.places = intern(tuple(fields))
     d.heads = intern(tuple(h for h in (_head(loc), _head(town)) if h))
     d.place_words = intern(frozenset(w for f in fields for w in f))
-    d.anchors = intern(d.keywords | d.place_words | ({d.joined} if d.joined else set()))
+    d.anchors = intern(d.keywords | d.place_words | set(d.joins))
     d.locality = intern(" ".join(loc))
     d.town = intern(" ".join(town))
     ident: tuple = ("n", d.lo, d.hi) if d.number else ("b", d.name)
@@ -368,6 +376,7 @@ class _Variant:
     units: list[Unit]
     seq: list[Token]
     vals: list[tuple[int, str]]  # (index in seq, value) without THE, for building-name windows
+    weak: bool = False  # another reading of what was typed ('12/2' as flat 2 at 12): offered, never an alert
     windows: dict[int, dict[tuple[str, ...], list[int]]] = field(default_factory=dict)
 
     def starts(self, name: tuple[str, ...]) -> list[int]:
@@ -399,7 +408,10 @@ def _variant(units: list[Unit], seq: list[Token]) -> _Variant:
     return _Variant(units, seq, [(i, t.value) for i, t in enumerate(seq) if t.value != "THE"])
 
 
-def _analyse(text: str) -> _Query:
+_SLASH_PAIR = re.compile(r"\b(\d+)\s*/\s*(\d+)\b")
+
+
+def _analyse(text: str, second: bool = False) -> _Query:
     pc, rest = find_postcode(text)
     toks = tokenise(rest)
     units, seq, where = split_units_at(toks)
@@ -412,6 +424,13 @@ def _analyse(text: str) -> _Query:
             generic = Unit(u.rank, "*" + ("ROOM" if u.rank == 2 else "FLAT"), u.text.split()[0])
             seq2 = seq[:pos] + [Token("N", tok.value, tok.raw, tok.seg)] + seq[pos:]
             variants.append(_variant(units[:-1] + [generic], seq2))
+    # '2/12' is flat 2 at 12 (the usual reading); '12/2' may be written the other way round: that reading too, weak
+    m = _SLASH_PAIR.search(rest)
+    if m and m.group(1) != m.group(2):
+        swapped = rest[: m.start()] + f"{m.group(2)}/{m.group(1)}" + rest[m.end() :]
+        other = _analyse(swapped + (" " + pc if pc else ""), second=True) if not second else None
+        if other is not None:
+            variants += [replace(v, weak=True, windows={}) for v in other.variants]
     has_number = any(t.kind in "NA" for v in variants for t in v.seq)
     words = [t.value for t in seq if t.kind == "W"]
     return _Query(text, pc, variants, has_number, words)
@@ -506,9 +525,9 @@ class RegisterIndex:
                 for w in d.keywords:
                     for n in nums:
                         keys.append((self._by_numword, (n, w)))
-                if d.joined:
+                for j in d.joins:
                     for n in nums:
-                        keys.append((self._by_numjoined, (n, d.joined)))
+                        keys.append((self._by_numjoined, (n, j)))
         for t in {t for name in d.persons for t in name}:
             keys.append((self._by_person, t))
         return keys
@@ -521,8 +540,7 @@ class RegisterIndex:
         if d.name:
             self._name_starts.add(d.name[0])
         self._street_words.update(d.keywords)
-        if d.joined:
-            self._street_words.add(d.joined)
+        self._street_words.update(d.joins)
         for name in d.persons:
             for t in name:
                 self._persons.add(t)
@@ -926,6 +944,9 @@ def _street_match(post: list[Token], d: _Doc) -> tuple[int, float, bool] | None:
     n = len(street)
     if not n or not words:
         return None
+    w0 = words[0]
+    if d.the and i0 == 0 and w0.value.startswith("THE") and len(w0.value) > 6:
+        words[0] = Token("W", w0.value[3:], w0.value[3:], w0.seg)  # 'therodings' for THE RODINGS
     best: tuple[int, float, bool] | None = None
     if len(words) >= n:
         sims = [_tok_sim(words[k], street[k]) for k in range(n)]
@@ -1034,8 +1055,12 @@ def _verify(q: _Query, d: _Doc) -> _Hit | None:
         pc_eq = True
     best: _Hit | None = None
 
+    weak = False
+
     def consider(h: _Hit | None) -> None:
         nonlocal best
+        if h is not None and weak:
+            h.strong, h.score = False, min(h.score, 60.0)
         if h is not None and (best is None or (h.strong, h.rel, h.score) > (best.strong, best.rel, best.score)):
             best = h
 
@@ -1043,6 +1068,7 @@ def _verify(q: _Query, d: _Doc) -> _Hit | None:
     named_units = [p[1:] for p in d.path if p.startswith("~")]
     for v in q.variants:
         seq = v.seq
+        weak = v.weak
         if d.number:
             for i, t in enumerate(seq):
                 if t.kind != "N":
