@@ -246,7 +246,8 @@ class _Doc:
     keywords: frozenset[str] = frozenset()
     anchors: frozenset[str] = frozenset()  # street keywords, joined street, place words: for candidate filtering
     the: bool = False  # the street's name starts with THE (THE RODINGS): 'therodings' may be typed
-    joins: tuple[str, ...] = ()  # the street's words run together, without and with its type: MELBA, MELBACOURT
+    joins: tuple[str, ...] = ()  # the street's name words run together (NEWMILL for NEW MILL LANE), typo-tolerant
+    runs: tuple[str, ...] = ()  # the whole street run together, exact only: MELBACOURT, THERODINGS
     places: tuple[tuple[str, ...], ...] = ()
     heads: tuple[tuple[str, ...], ...] = ()
     place_words: frozenset[str] = frozenset()
@@ -340,9 +341,10 @@ def _build_doc(
     d.keywords = intern(frozenset(kw))
     full = [w for w in street if w != "THE"]
     joins = ["".join(w for w in core if w != "THE")] if len(kw) > 1 else []
-    joins += ["".join(full)] if len(full) > 1 else []
-    joins += ["THE" + "".join(full)] if the else []  # 'therodings' for THE RODINGS
-    d.joins = intern(tuple(dict.fromkeys(joins)))
+    d.joins = intern(tuple(joins))
+    runs = ["".join(full)] if len(full) > 1 else []
+    runs += ["THE" + "".join(full)] if the else []  # 'therodings' for THE RODINGS
+    d.runs = intern(tuple(r for r in runs if r not in joins))
     fields = [f for f in (_sig(loc), _sig(town)) if f]
     d.places = intern(tuple(fields))
     d.heads = intern(tuple(h for h in (_head(loc), _head(town)) if h))
@@ -398,6 +400,7 @@ class _Query:
     variants: list[_Variant]
     has_number: bool
     words: list[str]
+    known_places: frozenset[str] | set[str] = frozenset()  # every town and locality word on the register
 
     @property
     def base(self) -> _Variant:
@@ -409,6 +412,7 @@ def _variant(units: list[Unit], seq: list[Token]) -> _Variant:
 
 
 _SLASH_PAIR = re.compile(r"\b(\d+)\s*/\s*(\d+)\b")
+_DASH_PAIR = re.compile(r"\b(\d+)\s*-\s*(\d+)\b")
 
 
 def _analyse(text: str, second: bool = False) -> _Query:
@@ -425,12 +429,16 @@ def _analyse(text: str, second: bool = False) -> _Query:
             seq2 = seq[:pos] + [Token("N", tok.value, tok.raw, tok.seg)] + seq[pos:]
             variants.append(_variant(units[:-1] + [generic], seq2))
     # '2/12' is flat 2 at 12 (the usual reading); '12/2' may be written the other way round: that reading too, weak
-    m = _SLASH_PAIR.search(rest)
-    if m and m.group(1) != m.group(2):
-        swapped = rest[: m.start()] + f"{m.group(2)}/{m.group(1)}" + rest[m.end() :]
-        other = _analyse(swapped + (" " + pc if pc else ""), second=True) if not second else None
-        if other is not None:
-            variants += [replace(v, weak=True, windows={}) for v in other.variants]
+    # '2-12' may be flat 2 at 12 rather than the range 2 to 12: that reading too, weak
+    if not second:
+        m = _SLASH_PAIR.search(rest)
+        if m and m.group(1) != m.group(2):
+            swapped = rest[: m.start()] + f"{m.group(2)}/{m.group(1)}" + rest[m.end() :]
+            variants += [replace(v, weak=True, windows={}) for v in _analyse(f"{swapped} {pc}", True).variants]
+        m = _DASH_PAIR.search(rest)
+        if m and int(m.group(1)) != int(m.group(2)):
+            flat = rest[: m.start()] + f"{m.group(1)}/{m.group(2)}" + rest[m.end() :]
+            variants += [replace(v, weak=True, windows={}) for v in _analyse(f"{flat} {pc}", True).variants]
     has_number = any(t.kind in "NA" for v in variants for t in v.seq)
     words = [t.value for t in seq if t.kind == "W"]
     return _Query(text, pc, variants, has_number, words)
@@ -472,6 +480,8 @@ class RegisterIndex:
         # costs one dict miss)
         self._name_starts: set[str] = set()
         self._street_words: set[str] = set()
+        self._place_words: set[str] = set()  # grow only, like the two above
+        self._runs: set[str] = set()  # whole streets run together (exact: a typo on top is a second slip)
         self._streets = _Vocabulary()
         self._by_person: dict[str, int | set[int]] = {}
         self._persons = _Vocabulary(_name_sim)
@@ -525,7 +535,7 @@ class RegisterIndex:
                 for w in d.keywords:
                     for n in nums:
                         keys.append((self._by_numword, (n, w)))
-                for j in d.joins:
+                for j in d.joins + d.runs:
                     for n in nums:
                         keys.append((self._by_numjoined, (n, j)))
         for t in {t for name in d.persons for t in name}:
@@ -541,6 +551,9 @@ class RegisterIndex:
             self._name_starts.add(d.name[0])
         self._street_words.update(d.keywords)
         self._street_words.update(d.joins)
+        self._street_words.update(d.runs)
+        self._runs.update(d.runs)
+        self._place_words.update(d.place_words)
         for name in d.persons:
             for t in name:
                 self._persons.add(t)
@@ -551,6 +564,7 @@ class RegisterIndex:
 
     def lookup(self, query: str) -> LookupResult:
         q = _analyse(fold(query))
+        q.known_places = self._place_words
         if not q.pc and not q.base.seq and not q.base.units:
             return _NONE
         today = self._today()
@@ -593,6 +607,8 @@ class RegisterIndex:
         near: set[str] = set()
         for w in words:
             near.update(self._streets.near(w))
+            if w in self._runs:
+                near.add(w)  # 'melbacourt' for MELBA COURT
         for a, b in zip(ws, ws[1:], strict=False):
             if a.value + b.value in self._streets:
                 near.add(a.value + b.value)  # 'NEW MILL LANE' typed for NEWMILL LANE (exact only)
@@ -977,8 +993,13 @@ def _street_match(post: list[Token], d: _Doc) -> tuple[int, float, bool] | None:
     return best
 
 
-def _place_check(rest: list[Token], d: _Doc) -> tuple[bool, bool, float]:
-    """Typed town/locality words against the doc's: (acceptable, complete, score).
+def _place_check(
+    rest: list[Token], d: _Doc, known: frozenset[str] | set[str] = frozenset()
+) -> tuple[bool, bool, float, bool]:
+    """Typed town/locality words against the doc's: (acceptable, complete, score, another place).
+
+    `another place` is true when a typed word matched one of the doc's only as a slip although it is itself a place
+    word of the register (HERTFORD typed, HARTFORD held): perhaps a slip, perhaps another town.
 
     Acceptable when every typed place word matches one of the doc's, or when the doc's town or locality is there in
     full (so a county or an extra district is tolerated): `12 High St Leyland` is not 12 High St, Chorley."""
@@ -986,14 +1007,14 @@ def _place_check(rest: list[Token], d: _Doc) -> tuple[bool, bool, float]:
     # Somerset, is a real place word
     words = [t for t in rest if t.value not in PLACE_STOPWORDS and t.raw != "ST"]
     if not words:
-        return True, not d.places, 100.0
+        return True, not d.places, 100.0, False
     matched: list[tuple[Token, str, float]] = []
     unmatched = 0
     unmatched_at: list[int] = []
     for pos, t in enumerate(words):
         if t.kind == "A" and outward_code(t.value):
             if d.pc and d.pc.split()[0] != t.value:
-                return False, False, 0.0
+                return False, False, 0.0, False
             if d.pc:
                 matched.append((t, t.value, 100.0))
             continue
@@ -1035,7 +1056,8 @@ def _place_check(rest: list[Token], d: _Doc) -> tuple[bool, bool, float]:
         and all(all(w in exact_present for w in f) for f in d.places)
     )
     score = 100.0 - 2.0 * unmatched - sum(100.0 - s for _, _, s in matched) / max(len(matched), 1)
-    return ok, complete, score
+    other = any(s < 100.0 and t.value in known and t.value not in d.place_words for t, _, s in matched)
+    return ok, complete, score, other
 
 
 def _verify(q: _Query, d: _Doc) -> _Hit | None:
@@ -1080,7 +1102,10 @@ def _verify(q: _Query, d: _Doc) -> _Hit | None:
                     continue  # '2 12 High St': 2 is a flat, 12 the house
                 pre = [x for x in seq[:i] if _is_unit_id(x) and x.value not in name_nums]
                 extra = _named_unit(seq[:i], named_units)
-                consider(_after_anchor(q, d, v.units + extra, pre, seq[i + 1 :], letter, t.value, pc_eq, "num"))
+                h = _after_anchor(q, d, v.units + extra, pre, seq[i + 1 :], letter, t.value, pc_eq, "num")
+                if h is not None and hi > lo and t.value != d.number:
+                    h.strong = False  # a typed range that is not the register's ('2-12' may be flat 2 at 12)
+                consider(h)
                 if " " in t.raw and d.street and d.street[0] == letter:
                     # '1 A Road' typed with a space: the letter may start the street rather than end the number
                     post = [Token("W", letter, letter, t.seg), *seq[i + 1 :]]
@@ -1219,7 +1244,9 @@ def _after_anchor(
         rest = post
         if via == "num" and not pc_eq and not typed_words:
             return None
-    ok, place_complete, p_score = _place_check(rest, d)
+    ok, place_complete, p_score, other_place = _place_check(rest, d, q.known_places)
+    if other_place and not pc_eq:
+        strong = False  # 'Hertford' typed for HARTFORD: another real place, or a slip? Offered, never an alert
     if not ok:
         if not pc_eq:
             return None
