@@ -35,6 +35,7 @@ from register.address import (
     find_postcode,
     fold_units,
     normalise_address,
+    normalise_postcode,
     number_parts,
     outward_code,
     place_tokens,
@@ -401,6 +402,7 @@ class _Query:
     has_number: bool
     words: list[str]
     known_places: frozenset[str] | set[str] = frozenset()  # every town and locality word on the register
+    slips: frozenset[str] = frozenset()  # postcodes one slip from a typed one that has no postcode's shape
 
     @property
     def base(self) -> _Variant:
@@ -415,8 +417,46 @@ _SLASH_PAIR = re.compile(r"\b(\d+)\s*/\s*(\d+)\b")
 _DASH_PAIR = re.compile(r"\b(\d+)\s*-\s*(\d+)\b")
 
 
+def _broken_postcode(rest: str) -> tuple[str, frozenset[str], str]:
+    """The end of a query that is a postcode with its space misplaced ('PR71 AA': that postcode), or one slip from
+    a postcode although it has no postcode's shape itself ('PR7 A1A', 'SN5 B6X', 'PR7 1A', 'PR7 1AAB': the
+    postcodes it may be, by one character swapped with its neighbour, changed, left out or added). Returns
+    (postcode, slips, the rest of the text); ('', frozenset(), rest) when the end looks like no postcode."""
+    words = rest.replace(",", " ").split()
+    for k in (2, 1):
+        if len(words) <= k:
+            continue
+        compact = "".join(words[-k:]).upper()
+        if not (4 <= len(compact) <= 8 and compact.isalnum() and compact.isascii()):
+            continue
+        first = words[-k]
+        if not (first[:1].isalpha() and any(c.isdigit() for c in first)):
+            continue  # a postcode starts with its outward code ('PR7'): 'Mill Ln LS1' is a street and a district
+        before = " ".join(words[:-k])
+        exact = normalise_postcode(compact)
+        if exact:
+            return exact, frozenset(), before
+        found = {normalise_postcode(compact[:i] + compact[i + 1] + compact[i] + compact[i + 2 :])
+                 for i in range(len(compact) - 1)}
+        found |= {normalise_postcode(compact[:i] + c + compact[i + 1 :])
+                  for i in range(len(compact)) for c in _POSTCODE_CHARS}
+        found |= {normalise_postcode(compact[:i] + compact[i + 1 :]) for i in range(len(compact))}
+        found |= {normalise_postcode(compact[:i] + c + compact[i:])
+                  for i in range(len(compact) + 1) for c in _POSTCODE_CHARS}
+        found.discard("")
+        if found:
+            return "", frozenset(found), before
+    return "", frozenset(), rest
+
+
+_POSTCODE_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
 def _analyse(text: str, second: bool = False) -> _Query:
     pc, rest = find_postcode(text)
+    slips: frozenset[str] = frozenset()
+    if not pc:
+        pc, slips, rest = _broken_postcode(rest)
     toks = tokenise(rest)
     units, seq, where = split_units_at(toks)
     variants = [_variant(units, seq)]
@@ -441,7 +481,7 @@ def _analyse(text: str, second: bool = False) -> _Query:
             variants += [replace(v, weak=True, windows={}) for v in _analyse(f"{flat} {pc}", True).variants]
     has_number = any(t.kind in "NA" for v in variants for t in v.seq)
     words = [t.value for t in seq if t.kind == "W"]
-    return _Query(text, pc, variants, has_number, words)
+    return _Query(text, pc, variants, has_number, words, slips=slips)
 
 
 @dataclass(slots=True)
@@ -1062,19 +1102,17 @@ def _place_check(
 
 def _verify(q: _Query, d: _Doc) -> _Hit | None:
     """The precise comparison of a query with one register document; None if it is not this building."""
-    pc_eq = False
-    if q.pc and d.pc:
-        if q.pc != d.pc:
-            if not _one_slip(q.pc, d.pc):
-                return None
-            # the same number and street under a postcode one slip away in the same district: the postcode stays
-            # exact for an alert, but this is offered as a choice, never cleared
-            h = _verify(replace(q, pc=""), d)
-            if h is None or h.rel < _COVERED:
-                return None
-            h.strong, h.pc_differs, h.score = False, True, min(h.score, 70.0)
-            return h
-        pc_eq = True
+    if d.pc and (q.pc or q.slips) and q.pc != d.pc:
+        if not (d.pc in q.slips or (q.pc and _one_slip(q.pc, d.pc))):
+            return None
+        # the same number and street under a postcode one slip away in the same district: the postcode stays exact
+        # for an alert, but this is offered as a choice, never cleared
+        h = _verify(replace(q, pc="", slips=frozenset()), d)
+        if h is None or h.rel < _COVERED:
+            return None
+        h.strong, h.pc_differs, h.score = False, True, min(h.score, 70.0)
+        return h
+    pc_eq = bool(q.pc) and q.pc == d.pc
     best: _Hit | None = None
 
     weak = False

@@ -114,3 +114,35 @@ def test_the_card_says_the_postcode_differs(reg):
     assert messages.POSTCODE_DIFFERS in card
     exact = f"{split_paon(a.paon).number} {a.street}"
     assert messages.POSTCODE_DIFFERS not in str(check_result_card(exact, idx.lookup(exact), date(2025, 6, 1)))
+
+
+def broken(postcode: str) -> list[str]:
+    """One slip that leaves no postcode's shape: the inward code's digit swapped with its first letter, its last
+    letter left out, a letter added."""
+    outward, inward = postcode.split()
+    return [f"{outward} {inward[1]}{inward[0]}{inward[2]}", f"{outward} {inward[:2]}", f"{outward} {inward}A"]
+
+
+def test_a_slip_that_breaks_the_postcodes_shape_still_offers_the_property(reg):
+    idx, houses = reg
+    wrong = []
+    for i, a in enumerate(houses):
+        number = split_paon(a.paon).number
+        for pc in broken(a.postcode):
+            q = f"{number} {a.street} {pc}"
+            r = idx.lookup(q)
+            if not (r.outcome is Outcome.AMBIGUOUS and f"P{i:04d}" in refs(r)):
+                wrong.append((q, r.outcome.value, refs(r)))
+            elif not next(m for m in r.matches if m.ref == f"P{i:04d}").postcode_differs:
+                wrong.append((q, "postcode_differs not set"))
+        # the space in the wrong place is the same postcode: an alert
+        outward, inward = a.postcode.split()
+        q = f"{number} {a.street} {outward}{inward[0]} {inward[1:]}"
+        r = idx.lookup(q)
+        if (r.outcome, refs(r)) != (Outcome.ALERT, [f"P{i:04d}"]):
+            wrong.append((q, r.outcome.value, refs(r)))
+        # another house number under the broken postcode: nothing for this property
+        q = f"{split_paon(a.paon).lo + 100} {a.street} {broken(a.postcode)[0]}"
+        if f"P{i:04d}" in refs(idx.lookup(q)):
+            wrong.append((q, "near miss offered"))
+    assert not wrong, wrong[:10]
