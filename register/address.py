@@ -557,7 +557,6 @@ def property_path(address: Address, parts: PaonParts | None = None) -> tuple[str
     """The comparable flat path of a (normalised) address: ('A',) for 39A and for FLAT A, 39; () for the building."""
     parts = parts or split_paon(address.paon)
     units, _ = split_units(tokenise(address.saon, field="name"))
-    units = list(parts.units) + units
     if not units and address.saon:
         # a SAON with no unit word: '2' (Price Paid) or a name ('THE GRANARY')
         toks = [t for t in tokenise(address.saon, field="name") if t.value not in ("THE", "AT", "OF")]
@@ -565,6 +564,8 @@ def property_path(address: Address, parts: PaonParts | None = None) -> tuple[str
             units = [Unit(1, toks[0].value, toks[0].value)]
         elif toks:
             units = [Unit(1, "~" + " ".join(t.value for t in toks), address.saon)]
+    # a unit word in the PAON ('HADLEIGH HALL FLATS') and the SAON's number ('4') together: flat 4 of the flats
+    units = list(parts.units) + units
     if parts.number:
         units = fold_units(units, parts.lo, parts.hi)
     return unit_path(units, parts.letter)

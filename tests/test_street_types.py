@@ -142,3 +142,37 @@ def test_near_misses_with_abbreviations_never_alert(reg, descriptor):
                 if r.outcome is Outcome.ALERT and ref in refs(r):
                     wrong.append(q)
     assert not wrong, wrong[:10]
+
+
+def test_every_real_street_typed_with_its_abbreviations_alerts():
+    """Over the real register addresses as they are: each property of the Price Paid sample whose street ends in a
+    descriptor, typed with that descriptor abbreviated (every abbreviation for the first properties of each
+    descriptor, one in turn for the rest). A register of all of them, so neighbours and namesakes compete."""
+    idx = RegisterIndex(today=lambda: TODAY)
+    cases = []
+    for i, r in enumerate(distinct_properties()):
+        a = pp_address(r)
+        idx.put_entry(entry(f"R{i:05d}", a))
+        words = a.street.split()
+        if len(words) >= 2 and STREET_DESCRIPTORS.get(words[-1]) and a.town:
+            cases.append((f"R{i:05d}", a, words))
+    seen: dict[str, int] = {}
+    checked, misses = 0, []
+    for ref, a, words in cases:
+        abbreviations = STREET_DESCRIPTORS[words[-1]]
+        k = seen.get(words[-1], 0)
+        seen[words[-1]] = k + 1
+        chosen = abbreviations if k < 5 else (abbreviations[k % len(abbreviations)],)
+        flat = f"{a.saon}, " if a.saon else ""
+        for abbreviation in chosen:
+            q = f"{flat}{a.paon} {' '.join(words[:-1])} {abbreviation.title()}, {a.town}"
+            r = idx.lookup(q)
+            checked += 1
+            if not (ref in refs(r) and r.outcome in (Outcome.ALERT, Outcome.AMBIGUOUS)):
+                misses.append((q, a.display(), r.outcome.value, refs(r)))
+            elif r.outcome is Outcome.ALERT and refs(r) != [ref] and not all(
+                m.address is not None and m.address.street == a.street for m in r.matches
+            ):
+                misses.append((q, "alert for another property", refs(r)))
+    assert checked > 5000
+    assert not misses, misses[:10]
