@@ -32,6 +32,7 @@ from cards.elements import (
 from cards.text import clean, plain
 from register.matching import LookupResult, Match
 from register.model import Address, Entry, Outcome, Restriction, Subject
+from register.normalise import fold
 
 CHECK_VERB = "check"
 MAX_CHOICES = 5
@@ -255,6 +256,8 @@ def ambiguous_card(query: str, matches: tuple[Match, ...], today: date) -> dict[
         text_block(m.AMBIGUOUS_BODY, spacing="small"),
         _you_checked(query),
     ]
+    if any(match.postcode_differs for match in matches):
+        body.append(text_block(m.POSTCODE_DIFFERS, weight="bolder", color="attention", spacing="medium"))
     if targets:
         body.extend(_check_buttons(targets))
     body.append(text_block(m.AMBIGUOUS_NOT_LISTED, spacing="medium"))
@@ -330,8 +333,12 @@ def error_card(message: str) -> dict[str, Any]:
 
 
 def _query(query: str) -> str:
-    """What the user typed, safe to show: one line, at most QUERY_MAX_CHARS, markdown escaped, in quotes."""
-    return m.quoted(plain(query, QUERY_MAX_CHARS))
+    """What was checked, safe to show: one line, at most QUERY_MAX_CHARS, markdown escaped, in quotes.
+
+    Shown as the matcher read it (register/normalise.py: invisible characters dropped, look-alike letters of other
+    scripts as their Latin letters), so a card never echoes text that looks like the query but was compared as
+    something else."""
+    return m.quoted(plain(fold(query), QUERY_MAX_CHARS))
 
 
 def _notice_header(title: str, body: str, query: str) -> Element:

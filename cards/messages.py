@@ -233,6 +233,10 @@ PENDING_FALLBACK = "Notice: speak to a manager before visiting. Open this messag
 AMBIGUOUS_TITLE = "Several possible properties"
 AMBIGUOUS_BODY = "Never a guess: choose the property you're visiting."
 AMBIGUOUS_NOT_LISTED = "Not listed? Check again with the full address and postcode."
+POSTCODE_DIFFERS = (
+    "The postcode differs: the register holds this address under a postcode one character different from the one "
+    "you typed. Check which is right before you visit."
+)
 AMBIGUOUS_FALLBACK = "Several possible properties: check again with the full address and postcode."
 
 

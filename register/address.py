@@ -22,15 +22,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from importlib import resources
 from typing import NamedTuple
 
 from register.model import Address
+from register.normalise import fold
 
 __all__ = [
     "Token",
     "Unit",
     "PaonParts",
     "STREET_TYPES",
+    "STREET_DESCRIPTORS",
+    "DESCRIPTOR_WORDS",
     "PLACE_STOPWORDS",
     "normalise_postcode",
     "find_postcode",
@@ -65,53 +69,9 @@ STREET_TYPES = frozenset(
 )
 
 # Abbreviation -> full word, for any position. `ST` is contextual (see _expand_st) and `NO` before a number is dropped.
+# Street descriptors come from street_types.txt (derived from libpostal's list, see its header); the rest are the
+# other words of UK addresses.
 _ABBREVIATIONS = {
-    "RD": "ROAD",
-    "STR": "STREET",
-    "STRT": "STREET",
-    "AVE": "AVENUE",
-    "AV": "AVENUE",
-    "AVEN": "AVENUE",
-    "AVNU": "AVENUE",
-    "LN": "LANE",
-    "DR": "DRIVE",
-    "DRV": "DRIVE",
-    "CL": "CLOSE",
-    "CLO": "CLOSE",
-    "CRES": "CRESCENT",
-    "CRESC": "CRESCENT",
-    "CRS": "CRESCENT",
-    "GDNS": "GARDENS",
-    "GDN": "GARDENS",
-    "GRDNS": "GARDENS",
-    "PL": "PLACE",
-    "CT": "COURT",
-    "CRT": "COURT",
-    "TERR": "TERRACE",
-    "TER": "TERRACE",
-    "TCE": "TERRACE",
-    "SQ": "SQUARE",
-    "GR": "GROVE",
-    "GRV": "GROVE",
-    "GRO": "GROVE",
-    "PK": "PARK",
-    "WY": "WAY",
-    "WLK": "WALK",
-    "HL": "HILL",
-    "MWS": "MEWS",
-    "VW": "VIEW",
-    "GRN": "GREEN",
-    "PDE": "PARADE",
-    "PARA": "PARADE",
-    "EST": "ESTATE",
-    "BLDGS": "BUILDINGS",
-    "BLDG": "BUILDINGS",
-    "MT": "MOUNT",
-    "HTS": "HEIGHTS",
-    "BVD": "BOULEVARD",
-    "BLVD": "BOULEVARD",
-    "APPR": "APPROACH",
-    "CSWY": "CAUSEWAY",
     "HSE": "HOUSE",
     "HO": "HOUSE",
     "COTT": "COTTAGE",
@@ -120,7 +80,6 @@ _ABBREVIATIONS = {
     "COTTS": "COTTAGES",
     "FM": "FARM",
     "LDG": "LODGE",
-    "MNR": "MANOR",
     "NTH": "NORTH",
     "STH": "SOUTH",
     "UPR": "UPPER",
@@ -128,15 +87,6 @@ _ABBREVIATIONS = {
     "GT": "GREAT",
     "LTL": "LITTLE",
     "STN": "STATION",
-    "CTR": "CENTRE",
-    "CNTR": "CENTRE",
-    "CNR": "CORNER",
-    "ESP": "ESPLANADE",
-    "PROM": "PROMENADE",
-    "QY": "QUAY",
-    "WHF": "WHARF",
-    "YD": "YARD",
-    "BDWY": "BROADWAY",
     "MKT": "MARKET",
     "CHR": "CHURCH",
     "CHU": "CHURCH",
@@ -165,6 +115,30 @@ _ABBREVIATIONS = {
     "9TH": "NINTH",
     "10TH": "TENTH",
 }
+
+
+def _read_street_types() -> dict[str, tuple[str, ...]]:
+    """street_types.txt: descriptor -> its abbreviations (ST among STREET's)."""
+    table: dict[str, tuple[str, ...]] = {}
+    text = resources.files("register").joinpath("street_types.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if words:
+            table[words[0]] = tuple(words[1:])
+    return table
+
+
+# descriptor -> abbreviations, as read (the tests try every one of them)
+STREET_DESCRIPTORS = _read_street_types()
+for _descriptor, _abbreviations in STREET_DESCRIPTORS.items():
+    for _abbreviation in _abbreviations:
+        if _abbreviation != "ST":
+            _ABBREVIATIONS.setdefault(_abbreviation, _descriptor)
+
+# Every word that ends a street name, for the rules that must know a descriptor when they see one ('12 High Acres' is
+# not 12 HIGH STREET with the type left out). STREET_TYPES stays the narrower set the parser splits streets on.
+DESCRIPTOR_WORDS = STREET_TYPES | frozenset(STREET_DESCRIPTORS)
+
 # Letter codes for floor flats: `GFF`, `FFF`.
 _FLOOR_CODES = {
     "GFF": ("GROUND", "FLOOR", "FLAT"),
@@ -233,7 +207,7 @@ _LETTER_RANGE_RE = re.compile(r"^[A-Z]-[A-Z]$")
 
 def normalise_postcode(text: str) -> str:
     """'pr71aa' -> 'PR7 1AA'. '' unless the whole text has the shape of a UK postcode."""
-    compact = _PC_JUNK_RE.sub("", (text or "").upper())
+    compact = _PC_JUNK_RE.sub("", fold(text).upper())
     m = _PC_FULL.match(compact)
     if not m:
         return ""
@@ -244,8 +218,11 @@ def normalise_postcode(text: str) -> str:
 
 def find_postcode(text: str) -> tuple[str, str]:
     """The postcode anywhere in `text` (the last one if several) and the text with it removed:
-    '12 High St PR7 1AA' -> ('PR7 1AA', '12 High St')."""
-    upper = (text or "").upper()
+    '12 High St PR7 1AA' -> ('PR7 1AA', '12 High St'). The text comes back folded (register/normalise.py)."""
+    text = fold(text)
+    upper = text.upper()
+    if len(upper) != len(text):  # 'ß' upper-cases to two letters: keep the offsets of `upper` valid for `text`
+        text = upper
     found = list(_PC_RE.finditer(upper))
     if not found:
         return "", text or ""
@@ -272,7 +249,7 @@ class Token(NamedTuple):
 
 
 def _clean(text: str) -> str:
-    s = (text or "").upper()
+    s = fold(text).upper()
     s = s.replace("\u2019", "").replace("'", "").replace("`", "").replace("&", " AND ")
     s = s.replace(".", " ")
     if "-" in s:
@@ -580,7 +557,6 @@ def property_path(address: Address, parts: PaonParts | None = None) -> tuple[str
     """The comparable flat path of a (normalised) address: ('A',) for 39A and for FLAT A, 39; () for the building."""
     parts = parts or split_paon(address.paon)
     units, _ = split_units(tokenise(address.saon, field="name"))
-    units = list(parts.units) + units
     if not units and address.saon:
         # a SAON with no unit word: '2' (Price Paid) or a name ('THE GRANARY')
         toks = [t for t in tokenise(address.saon, field="name") if t.value not in ("THE", "AT", "OF")]
@@ -588,6 +564,8 @@ def property_path(address: Address, parts: PaonParts | None = None) -> tuple[str
             units = [Unit(1, toks[0].value, toks[0].value)]
         elif toks:
             units = [Unit(1, "~" + " ".join(t.value for t in toks), address.saon)]
+    # a unit word in the PAON ('HADLEIGH HALL FLATS') and the SAON's number ('4') together: flat 4 of the flats
+    units = list(parts.units) + units
     if parts.number:
         units = fold_units(units, parts.lo, parts.hi)
     return unit_path(units, parts.letter)
@@ -650,7 +628,9 @@ def address_from_parts(
     if not pc and postcode:
         pc, _ = find_postcode(postcode)
     if not text:
-        first = " ".join(p for p in (paon.strip(), street.strip()) if p)
+        # a building name stands apart from its street, as Address.display writes it: 'Rose Cottage, Mill Lane'
+        sep = ", " if paon.strip()[:1].isalpha() and not paon.strip()[-1:].isdigit() else " "
+        first = sep.join(p for p in (paon.strip(), street.strip()) if p)
         text = ", ".join(
             p for p in (saon.strip(), first, locality.strip(), town.strip(), (postcode or "").strip()) if p
         )
@@ -703,12 +683,13 @@ def parse_address(text: str, postcode: str = "", town: str = "", locality: str =
     toks = tokenise(rest_text)
     units, rest = split_units(toks)
 
-    town_t = [t.value for t in place_tokens(town)] if town else []
-    loc_t = [t.value for t in place_tokens(locality)] if locality else []
+    town_t = place_tokens(town) if town else []
+    loc_t = place_tokens(locality) if locality else []
 
-    def strip_tail(seq: list[Token], words: list[str]) -> list[Token]:
-        if words and len(seq) >= len(words) and [t.value for t in seq[-len(words) :]] == words:
-            return seq[: -len(words)]
+    def strip_tail(seq: list[Token], words: list[Token]) -> list[Token]:
+        values = [t.value for t in words]
+        if values and len(seq) >= len(values) and [t.value for t in seq[-len(values) :]] == values:
+            return seq[: -len(values)]
         return seq
 
     rest = strip_tail(rest, town_t)
@@ -735,6 +716,22 @@ def parse_address(text: str, postcode: str = "", town: str = "", locality: str =
                 extra_units.append(Unit(1, _unit_id(t), t.value))
             else:
                 name_toks.append(t)
+        # '2 Bourne Cottages, The Street, Bishopsbourne', '12 The Oaks, The Street': a numbered house of a named row
+        # or building, then plainly a street (Price Paid: SAON 2, PAON BOURNE COTTAGES); the number is the row's
+        segs = sorted({t.seg for t in post})
+        if not pre and not units and len(segs) >= 2:
+            first = [t for t in post if t.seg == segs[0]]
+            second = [t for t in post if t.seg == segs[1]]
+            if (
+                len(first) >= 2
+                and not _plainly_a_street([t.value for t in first])
+                and _plainly_a_street([t.value for t in second], first[-1].value in _ROW_WORDS)
+                and not any(t.kind != "W" for t in first + second)
+            ):
+                extra_units.append(Unit(1, _unit_id(rest[anchor]), rest[anchor].value))
+                number = ""
+                name_toks = [t for t in first if t.value != "THE"] or first
+                post = [t for t in post if t.seg != segs[0]]
     else:
         number = ""
         pre, post = [], rest
@@ -764,7 +761,7 @@ def parse_address(text: str, postcode: str = "", town: str = "", locality: str =
             cut = _name_street_cut(post)
             name_toks, post = post[:cut], post[cut:]
 
-    street_t, place_t = _split_street_place(post, has_number=bool(number))
+    street_t, place_t = _split_street_place(post, has_number=bool(number or name_toks))
     loc_words = loc_t
     town_words = town_t
     if not town_words and place_t:
@@ -776,18 +773,19 @@ def parse_address(text: str, postcode: str = "", town: str = "", locality: str =
                 segs.append([t])
         after_comma = bool(street_t) and street_t[-1].seg != place_t[0].seg
         if len(segs) > 1 or after_comma:
-            town_words = [t.value for t in segs[-1]]
+            town_words = segs[-1]
             if not loc_words:
-                loc_words = [t.value for seg in segs[:-1] for t in seg]
+                loc_words = [t for seg in segs[:-1] for t in seg]
         else:
-            words = [t.value for t in place_t]
-            cut = _town_start(words)
-            town_words = words[cut:]
+            cut = _town_start([t.value for t in place_t])
+            town_words = place_t[cut:]
             if not loc_words:
-                loc_words = words[:cut]
+                loc_words = place_t[:cut]
 
     all_units = units + extra_units
     saon = " ".join(u.text for u in sorted(all_units, key=lambda u: u.rank))
+    if all(t.value in ("AT", "OF", "THE") for t in name_toks):
+        name_toks = []  # 'THE LOWER MAISONETTE AT, 22 OFFLEY ROAD': the words that tie a flat to its house
     name = " ".join(t.value for t in name_toks)
     paon = f"{name}, {number}" if name and number else (name or number)
     loc = " ".join(_place_fix(loc_words))
@@ -805,9 +803,13 @@ def parse_address(text: str, postcode: str = "", town: str = "", locality: str =
     )
 
 
-def _place_fix(words: list[str]) -> list[str]:
-    # in a town name St is Saint ('Bury St Edmunds'), as address_from_parts does for the town column
-    return ["SAINT" if w == "STREET" and i + 1 < len(words) else w for i, w in enumerate(words)]
+def _place_fix(words: list[Token]) -> list[str]:
+    # in a town name a typed St is Saint ('Bury St Edmunds'), as address_from_parts does for the town column; the
+    # word STREET typed in full stays STREET ('The Street, Bishopsbourne' is not 'The Saint')
+    return [
+        "SAINT" if t.value == "STREET" and t.raw == "ST" and i + 1 < len(words) else t.value
+        for i, t in enumerate(words)
+    ]
 
 
 def _looks_like_street(toks: list[Token]) -> bool:
@@ -850,6 +852,19 @@ _BUILDING_WORDS = frozenset(
     """HOUSE COURT COTTAGE COTTAGES FARM LODGE HALL MANSIONS APARTMENTS BUILDINGS TOWER HOUSES BARN MILL MANOR
     CHAMBERS BUNGALOW VILLA VILLAS GRANGE CENTRE HOTEL HOME WHARF POINT PLACE VIEW""".split()
 )
+
+
+# what ends the name of a numbered row of houses ('BOURNE COTTAGES', 'PARK VILLAS'), and what is a street after it
+# (after any other name a locality can end in STREET or LANE too: CROFTERS COURT, RED STREET is a village's)
+_ROW_WORDS = _HOUSE_WORDS | frozenset("VILLAS BUILDINGS MANSIONS HOUSES CHAMBERS".split())
+_STREET_ONLY = frozenset("ROAD STREET LANE AVENUE DRIVE CLOSE CRESCENT WAY GARDENS SQUARE".split())
+
+
+def _plainly_a_street(words: list[str], after_row: bool = True) -> bool:
+    """A street named after its descriptor ('THE STREET', 'THE GREEN'); after a row's name also 'HIGH STREET'."""
+    if len(words) == 2 and words[0] == "THE" and words[1] in DESCRIPTOR_WORDS:
+        return True
+    return after_row and len(words) >= 2 and words[-1] in _STREET_ONLY
 
 
 def _name_street_cut(toks: list[Token]) -> int:

@@ -18,6 +18,7 @@ Only the few survivors get the precise comparison (`_verify`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -26,6 +27,7 @@ from typing import Any, Literal
 from rapidfuzz.distance import OSA
 
 from register.address import (
+    DESCRIPTOR_WORDS,
     PLACE_STOPWORDS,
     STREET_TYPES,
     Token,
@@ -33,6 +35,7 @@ from register.address import (
     find_postcode,
     fold_units,
     normalise_address,
+    normalise_postcode,
     number_parts,
     outward_code,
     place_tokens,
@@ -44,6 +47,7 @@ from register.address import (
     unit_path,
 )
 from register.model import Address, Entry, Incident, IncidentStatus, Outcome, Status
+from register.normalise import fold
 
 __all__ = ["Match", "LookupResult", "RegisterIndex"]
 
@@ -58,6 +62,7 @@ class Match:
     entry: Entry | None = None
     incident: Incident | None = None
     score: float = 100.0
+    postcode_differs: bool = False  # a choice offered although the typed postcode is one slip away from its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +246,9 @@ class _Doc:
     has_type: bool = False
     keywords: frozenset[str] = frozenset()
     anchors: frozenset[str] = frozenset()  # street keywords, joined street, place words: for candidate filtering
-    joined: str = ""
+    the: bool = False  # the street's name starts with THE (THE RODINGS): 'therodings' may be typed
+    joins: tuple[str, ...] = ()  # the street's name words run together (NEWMILL for NEW MILL LANE), typo-tolerant
+    runs: tuple[str, ...] = ()  # the whole street run together, exact only: MELBACOURT, THERODINGS
     places: tuple[tuple[str, ...], ...] = ()
     heads: tuple[tuple[str, ...], ...] = ()
     place_words: frozenset[str] = frozenset()
@@ -268,7 +275,7 @@ class _Doc:
 
 def _person_tokens(text: str) -> tuple[str, ...]:
     out = []
-    for w in "".join(c if c.isalpha() else (" " if c not in "'\u2019" else "") for c in (text or "").upper()).split():
+    for w in "".join(c if c.isalpha() else (" " if c not in "'\u2019" else "") for c in fold(text).upper()).split():
         if w not in _PERSON_TITLES:
             out.append(w)
     return tuple(out)
@@ -324,19 +331,26 @@ def _build_doc(
     town = tuple(t.value for t in place_tokens(addr.town))
     if not street and parts.number and loc:
         street, loc = list(loc), ()  # '21, THE GREEN, SUNDERLAND': the locality is the street
-    if street and street[0] == "THE" and len(street) > 1:
+    the = bool(street) and street[0] == "THE" and len(street) > 1
+    if the:
         street = street[1:]
+    d.the = the
     d.street = intern(tuple(street))
     d.has_type = len(street) >= 2 and street[-1] in STREET_TYPES
     core = street[:-1] if d.has_type else street
     kw = {w for w in core if w != "THE"} or {w for w in street if w != "THE"}
     d.keywords = intern(frozenset(kw))
-    d.joined = intern("".join(w for w in core if w != "THE")) if len(kw) > 1 else ""
+    full = [w for w in street if w != "THE"]
+    joins = ["".join(w for w in core if w != "THE")] if len(kw) > 1 else []
+    d.joins = intern(tuple(joins))
+    runs = ["".join(full)] if len(full) > 1 else []
+    runs += ["THE" + "".join(full)] if the else []  # 'therodings' for THE RODINGS
+    d.runs = intern(tuple(r for r in runs if r not in joins))
     fields = [f for f in (_sig(loc), _sig(town)) if f]
     d.places = intern(tuple(fields))
     d.heads = intern(tuple(h for h in (_head(loc), _head(town)) if h))
     d.place_words = intern(frozenset(w for f in fields for w in f))
-    d.anchors = intern(d.keywords | d.place_words | ({d.joined} if d.joined else set()))
+    d.anchors = intern(d.keywords | d.place_words | set(d.joins))
     d.locality = intern(" ".join(loc))
     d.town = intern(" ".join(town))
     ident: tuple = ("n", d.lo, d.hi) if d.number else ("b", d.name)
@@ -365,6 +379,7 @@ class _Variant:
     units: list[Unit]
     seq: list[Token]
     vals: list[tuple[int, str]]  # (index in seq, value) without THE, for building-name windows
+    weak: bool = False  # another reading of what was typed ('12/2' as flat 2 at 12): offered, never an alert
     windows: dict[int, dict[tuple[str, ...], list[int]]] = field(default_factory=dict)
 
     def starts(self, name: tuple[str, ...]) -> list[int]:
@@ -386,6 +401,8 @@ class _Query:
     variants: list[_Variant]
     has_number: bool
     words: list[str]
+    known_places: frozenset[str] | set[str] = frozenset()  # every town and locality word on the register
+    slips: frozenset[str] = frozenset()  # postcodes one slip from a typed one that has no postcode's shape
 
     @property
     def base(self) -> _Variant:
@@ -396,8 +413,50 @@ def _variant(units: list[Unit], seq: list[Token]) -> _Variant:
     return _Variant(units, seq, [(i, t.value) for i, t in enumerate(seq) if t.value != "THE"])
 
 
-def _analyse(text: str) -> _Query:
+_SLASH_PAIR = re.compile(r"\b(\d+)\s*/\s*(\d+)\b")
+_DASH_PAIR = re.compile(r"\b(\d+)\s*-\s*(\d+)\b")
+
+
+def _broken_postcode(rest: str) -> tuple[str, frozenset[str], str]:
+    """The end of a query that is a postcode with its space misplaced ('PR71 AA': that postcode), or one slip from
+    a postcode although it has no postcode's shape itself ('PR7 A1A', 'SN5 B6X', 'PR7 1A', 'PR7 1AAB': the
+    postcodes it may be, by one character swapped with its neighbour, changed, left out or added). Returns
+    (postcode, slips, the rest of the text); ('', frozenset(), rest) when the end looks like no postcode."""
+    words = rest.replace(",", " ").split()
+    for k in (2, 1):
+        if len(words) <= k:
+            continue
+        compact = "".join(words[-k:]).upper()
+        if not (4 <= len(compact) <= 8 and compact.isalnum() and compact.isascii()):
+            continue
+        first = words[-k]
+        if not (first[:1].isalpha() and any(c.isdigit() for c in first)):
+            continue  # a postcode starts with its outward code ('PR7'): 'Mill Ln LS1' is a street and a district
+        before = " ".join(words[:-k])
+        exact = normalise_postcode(compact)
+        if exact:
+            return exact, frozenset(), before
+        found = {normalise_postcode(compact[:i] + compact[i + 1] + compact[i] + compact[i + 2 :])
+                 for i in range(len(compact) - 1)}
+        found |= {normalise_postcode(compact[:i] + c + compact[i + 1 :])
+                  for i in range(len(compact)) for c in _POSTCODE_CHARS}
+        found |= {normalise_postcode(compact[:i] + compact[i + 1 :]) for i in range(len(compact))}
+        found |= {normalise_postcode(compact[:i] + c + compact[i:])
+                  for i in range(len(compact) + 1) for c in _POSTCODE_CHARS}
+        found.discard("")
+        if found:
+            return "", frozenset(found), before
+    return "", frozenset(), rest
+
+
+_POSTCODE_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _analyse(text: str, second: bool = False) -> _Query:
     pc, rest = find_postcode(text)
+    slips: frozenset[str] = frozenset()
+    if not pc:
+        pc, slips, rest = _broken_postcode(rest)
     toks = tokenise(rest)
     units, seq, where = split_units_at(toks)
     variants = [_variant(units, seq)]
@@ -409,9 +468,20 @@ def _analyse(text: str) -> _Query:
             generic = Unit(u.rank, "*" + ("ROOM" if u.rank == 2 else "FLAT"), u.text.split()[0])
             seq2 = seq[:pos] + [Token("N", tok.value, tok.raw, tok.seg)] + seq[pos:]
             variants.append(_variant(units[:-1] + [generic], seq2))
+    # '2/12' is flat 2 at 12 (the usual reading); '12/2' may be written the other way round: that reading too, weak
+    # '2-12' may be flat 2 at 12 rather than the range 2 to 12: that reading too, weak
+    if not second:
+        m = _SLASH_PAIR.search(rest)
+        if m and m.group(1) != m.group(2):
+            swapped = rest[: m.start()] + f"{m.group(2)}/{m.group(1)}" + rest[m.end() :]
+            variants += [replace(v, weak=True, windows={}) for v in _analyse(f"{swapped} {pc}", True).variants]
+        m = _DASH_PAIR.search(rest)
+        if m and int(m.group(1)) != int(m.group(2)):
+            flat = rest[: m.start()] + f"{m.group(1)}/{m.group(2)}" + rest[m.end() :]
+            variants += [replace(v, weak=True, windows={}) for v in _analyse(f"{flat} {pc}", True).variants]
     has_number = any(t.kind in "NA" for v in variants for t in v.seq)
     words = [t.value for t in seq if t.kind == "W"]
-    return _Query(text, pc, variants, has_number, words)
+    return _Query(text, pc, variants, has_number, words, slips=slips)
 
 
 @dataclass(slots=True)
@@ -425,6 +495,7 @@ class _Hit:
     letter: str
     number: str  # the house number as typed ('' if none)
     qpath: tuple[str, ...] = ()  # the queried flat path, as compared with this doc
+    pc_differs: bool = False  # the typed postcode is one slip away from the doc's (never an alert, see _verify)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -449,6 +520,8 @@ class RegisterIndex:
         # costs one dict miss)
         self._name_starts: set[str] = set()
         self._street_words: set[str] = set()
+        self._place_words: set[str] = set()  # grow only, like the two above
+        self._runs: set[str] = set()  # whole streets run together (exact: a typo on top is a second slip)
         self._streets = _Vocabulary()
         self._by_person: dict[str, int | set[int]] = {}
         self._persons = _Vocabulary(_name_sim)
@@ -497,14 +570,14 @@ class RegisterIndex:
                 keys.append((self._by_pc, d.pc))
             if d.name:
                 keys.append((self._by_name, " ".join(d.name)))
-            if d.number or not d.name:
-                nums = _numbers(d.lo, d.hi) if d.number else ("",)
+            if d.number or not d.name or _row_number(d):
+                nums = _numbers(d.lo, d.hi) if d.number else (_row_number(d),)
                 for w in d.keywords:
                     for n in nums:
                         keys.append((self._by_numword, (n, w)))
-                if d.joined:
+                for j in d.joins + d.runs:
                     for n in nums:
-                        keys.append((self._by_numjoined, (n, d.joined)))
+                        keys.append((self._by_numjoined, (n, j)))
         for t in {t for name in d.persons for t in name}:
             keys.append((self._by_person, t))
         return keys
@@ -517,8 +590,10 @@ class RegisterIndex:
         if d.name:
             self._name_starts.add(d.name[0])
         self._street_words.update(d.keywords)
-        if d.joined:
-            self._street_words.add(d.joined)
+        self._street_words.update(d.joins)
+        self._street_words.update(d.runs)
+        self._runs.update(d.runs)
+        self._place_words.update(d.place_words)
         for name in d.persons:
             for t in name:
                 self._persons.add(t)
@@ -528,7 +603,8 @@ class RegisterIndex:
     # ---------------------------------------------------------------------------------------------- lookup
 
     def lookup(self, query: str) -> LookupResult:
-        q = _analyse(query or "")
+        q = _analyse(fold(query))
+        q.known_places = self._place_words
         if not q.pc and not q.base.seq and not q.base.units:
             return _NONE
         today = self._today()
@@ -571,6 +647,8 @@ class RegisterIndex:
         near: set[str] = set()
         for w in words:
             near.update(self._streets.near(w))
+            if w in self._runs:
+                near.add(w)  # 'melbacourt' for MELBA COURT
         for a, b in zip(ws, ws[1:], strict=False):
             if a.value + b.value in self._streets:
                 near.add(a.value + b.value)  # 'NEW MILL LANE' typed for NEWMILL LANE (exact only)
@@ -693,14 +771,17 @@ class RegisterIndex:
             return self._choices(self._group(hits), q)
         # a building where the only thing found is an incident at another flat shows nothing (see _outcome)
         groups = [g for g in self._group(strong) if any(h.rel >= _COVERED or h.doc.kind == "entry" for h in g)]
+        slips = [h for h in hits if h.pc_differs]
         if not groups:
-            return _NONE
+            return self._choices(self._group(slips), q) if slips else _NONE
         if len(groups) > 1:
             complete = [g for g in groups if any(h.complete for h in g)]
             if len(complete) == 1:
                 groups = complete
         if len(groups) == 1:
             outcome, matches = self._outcome(groups[0], today)
+            if outcome is Outcome.NONE and slips:
+                return self._choices(self._group(slips), q)
             return LookupResult(outcome, matches)
         return self._choices(groups, q)
 
@@ -736,7 +817,7 @@ class RegisterIndex:
                 paon = d.address.paon
             saon = " ".join(u.text for u in sorted(h.units, key=lambda u: u.rank))
             addr = replace(d.address, saon=saon, paon=paon, text="", uprn="")
-        return _match(d, addr, h.score)
+        return _match(d, addr, h.score, h.pc_differs)
 
     def _postcode_list(self, q: _Query, today: date) -> LookupResult:
         """A postcode (with no house number): the register's properties in it, for the user to pick; never a guess."""
@@ -878,8 +959,16 @@ def _numbers(lo: int, hi: int) -> tuple[str, ...]:
     return tuple(str(n) for n in range(lo, hi + 1))
 
 
-def _match(d: _Doc, addr: Address | None, score: float) -> Match:
-    return Match(ref=d.ref, kind=d.kind, address=addr, entry=d.entry, incident=d.incident, score=round(score, 1))
+def _match(d: _Doc, addr: Address | None, score: float, pc_differs: bool = False) -> Match:
+    return Match(
+        ref=d.ref,
+        kind=d.kind,
+        address=addr,
+        entry=d.entry,
+        incident=d.incident,
+        score=round(score, 1),
+        postcode_differs=pc_differs,
+    )
 
 
 def _rank(m: Match) -> tuple:
@@ -911,6 +1000,9 @@ def _street_match(post: list[Token], d: _Doc) -> tuple[int, float, bool] | None:
     n = len(street)
     if not n or not words:
         return None
+    w0 = words[0]
+    if d.the and i0 == 0 and w0.value.startswith("THE") and len(w0.value) > 6:
+        words[0] = Token("W", w0.value[3:], w0.value[3:], w0.seg)  # 'therodings' for THE RODINGS
     best: tuple[int, float, bool] | None = None
     if len(words) >= n:
         sims = [_tok_sim(words[k], street[k]) for k in range(n)]
@@ -920,7 +1012,7 @@ def _street_match(post: list[Token], d: _Doc) -> tuple[int, float, bool] | None:
         # the street type left out ('12 High, Chorley'), unless a different type was typed
         sims = [_tok_sim(words[k], street[k]) for k in range(n - 1)]
         nxt = words[n - 1].value if len(words) > n - 1 else ""
-        if min(sims) >= 0 and nxt not in STREET_TYPES:
+        if min(sims) >= 0 and nxt not in DESCRIPTOR_WORDS:
             best = (i0 + n - 1, sum(sims) / (n - 1) - 5.0, False)
     if best is None:
         # words joined or split differently ('NEWMILL LANE' for NEW MILL LANE)
@@ -932,7 +1024,7 @@ def _street_match(post: list[Token], d: _Doc) -> tuple[int, float, bool] | None:
             typed = "".join(t.value for t in words[:j])
             after = words[j].value if j < len(words) else ""
             for tgt in (target, core):
-                if tgt is core and after in STREET_TYPES:
+                if tgt is core and after in DESCRIPTOR_WORDS:
                     continue  # '12 High Road' is not HIGH STREET
                 if tgt and len(typed) >= 4 and _word_sim(typed, tgt) >= 0:
                     sim = _word_sim(typed, tgt) - (5.0 if tgt is core else 0.0)
@@ -941,8 +1033,13 @@ def _street_match(post: list[Token], d: _Doc) -> tuple[int, float, bool] | None:
     return best
 
 
-def _place_check(rest: list[Token], d: _Doc) -> tuple[bool, bool, float]:
-    """Typed town/locality words against the doc's: (acceptable, complete, score).
+def _place_check(
+    rest: list[Token], d: _Doc, known: frozenset[str] | set[str] = frozenset()
+) -> tuple[bool, bool, float, bool]:
+    """Typed town/locality words against the doc's: (acceptable, complete, score, another place).
+
+    `another place` is true when a typed word matched one of the doc's only as a slip although it is itself a place
+    word of the register (HERTFORD typed, HARTFORD held): perhaps a slip, perhaps another town.
 
     Acceptable when every typed place word matches one of the doc's, or when the doc's town or locality is there in
     full (so a county or an extra district is tolerated): `12 High St Leyland` is not 12 High St, Chorley."""
@@ -950,14 +1047,14 @@ def _place_check(rest: list[Token], d: _Doc) -> tuple[bool, bool, float]:
     # Somerset, is a real place word
     words = [t for t in rest if t.value not in PLACE_STOPWORDS and t.raw != "ST"]
     if not words:
-        return True, not d.places, 100.0
+        return True, not d.places, 100.0, False
     matched: list[tuple[Token, str, float]] = []
     unmatched = 0
     unmatched_at: list[int] = []
     for pos, t in enumerate(words):
         if t.kind == "A" and outward_code(t.value):
             if d.pc and d.pc.split()[0] != t.value:
-                return False, False, 0.0
+                return False, False, 0.0, False
             if d.pc:
                 matched.append((t, t.value, 100.0))
             continue
@@ -999,20 +1096,31 @@ def _place_check(rest: list[Token], d: _Doc) -> tuple[bool, bool, float]:
         and all(all(w in exact_present for w in f) for f in d.places)
     )
     score = 100.0 - 2.0 * unmatched - sum(100.0 - s for _, _, s in matched) / max(len(matched), 1)
-    return ok, complete, score
+    other = any(s < 100.0 and t.value in known and t.value not in d.place_words for t, _, s in matched)
+    return ok, complete, score, other
 
 
 def _verify(q: _Query, d: _Doc) -> _Hit | None:
     """The precise comparison of a query with one register document; None if it is not this building."""
-    pc_eq = False
-    if q.pc and d.pc:
-        if q.pc != d.pc:
+    if d.pc and (q.pc or q.slips) and q.pc != d.pc:
+        if not (d.pc in q.slips or (q.pc and _one_slip(q.pc, d.pc))):
             return None
-        pc_eq = True
+        # the same number and street under a postcode one slip away in the same district: the postcode stays exact
+        # for an alert, but this is offered as a choice, never cleared
+        h = _verify(replace(q, pc="", slips=frozenset()), d)
+        if h is None or h.rel < _COVERED:
+            return None
+        h.strong, h.pc_differs, h.score = False, True, min(h.score, 70.0)
+        return h
+    pc_eq = bool(q.pc) and q.pc == d.pc
     best: _Hit | None = None
+
+    weak = False
 
     def consider(h: _Hit | None) -> None:
         nonlocal best
+        if h is not None and weak:
+            h.strong, h.score = False, min(h.score, 60.0)
         if h is not None and (best is None or (h.strong, h.rel, h.score) > (best.strong, best.rel, best.score)):
             best = h
 
@@ -1020,6 +1128,7 @@ def _verify(q: _Query, d: _Doc) -> _Hit | None:
     named_units = [p[1:] for p in d.path if p.startswith("~")]
     for v in q.variants:
         seq = v.seq
+        weak = v.weak
         if d.number:
             for i, t in enumerate(seq):
                 if t.kind != "N":
@@ -1031,7 +1140,10 @@ def _verify(q: _Query, d: _Doc) -> _Hit | None:
                     continue  # '2 12 High St': 2 is a flat, 12 the house
                 pre = [x for x in seq[:i] if _is_unit_id(x) and x.value not in name_nums]
                 extra = _named_unit(seq[:i], named_units)
-                consider(_after_anchor(q, d, v.units + extra, pre, seq[i + 1 :], letter, t.value, pc_eq, "num"))
+                h = _after_anchor(q, d, v.units + extra, pre, seq[i + 1 :], letter, t.value, pc_eq, "num")
+                if h is not None and hi > lo and t.value != d.number:
+                    h.strong = False  # a typed range that is not the register's ('2-12' may be flat 2 at 12)
+                consider(h)
                 if " " in t.raw and d.street and d.street[0] == letter:
                     # '1 A Road' typed with a space: the letter may start the street rather than end the number
                     post = [Token("W", letter, letter, t.seg), *seq[i + 1 :]]
@@ -1061,6 +1173,22 @@ def _verify(q: _Query, d: _Doc) -> _Hit | None:
             if any(t.kind == "N" for t in seq):
                 continue
             consider(_after_anchor(q, d, v.units, [], seq, "", "", pc_eq, "street"))
+    row = _row_number(d)
+    if best is None and row and d.street:
+        # '2 The Street' for 2 BOURNE COTTAGES, THE STREET: the number of a house in a named row typed as if it were
+        # the street's. Perhaps that house, perhaps 2 The Street itself: offered as a choice, never an alert.
+        for v in q.variants:
+            for i, t in enumerate(v.seq):
+                if t.kind != "N" or t.value != row or (i + 1 < len(v.seq) and v.seq[i + 1].kind == "N"):
+                    continue
+                if any(x.kind == "W" and x.value != "THE" for x in v.seq[:i]):
+                    continue  # words before the number: another building's name
+                units = v.units + [Unit(1, row, row)]
+                h = _after_anchor(q, d, units, [], v.seq[i + 1 :], "", "", pc_eq, "num")
+                if h is not None:
+                    h.strong = False
+                    h.score = min(h.score, 60.0)
+                    consider(h)
     if best is None and pc_eq and d.number and d.street and not any(t.kind == "N" for t in q.base.seq):
         # 'Flat 24, Artichoke Hill, E1W 2BA' for FLAT 24, 2 ARTICHOKE HILL: no house number typed, but the street and
         # the postcode agree. Not a sure match (another building may share them): offered as a choice, never a clear.
@@ -1070,6 +1198,30 @@ def _verify(q: _Query, d: _Doc) -> _Hit | None:
             h.score = min(h.score, 60.0)
             best = h
     return best
+
+
+def _one_slip(typed: str, held: str) -> bool:
+    """Two postcodes of the same district ('SN5') whose inward codes differ by one character typed wrong or two
+    neighbours swapped: 'SN5 6BY' or 'SN5 6XB' for SN5 6BX. Another district is another place."""
+    t_out, _, t_in = typed.partition(" ")
+    h_out, _, h_in = held.partition(" ")
+    if t_out != h_out or len(t_in) != len(h_in):
+        return False
+    diff = [i for i in range(len(t_in)) if t_in[i] != h_in[i]]
+    if len(diff) == 1:
+        return True
+    if len(diff) != 2 or diff[1] != diff[0] + 1:
+        return False
+    i, j = diff
+    return t_in[i] == h_in[j] and t_in[j] == h_in[i]
+
+
+def _row_number(d: _Doc) -> str:
+    """The number of a house in a named row or building with no number on the street ('2, BOURNE COTTAGES, THE
+    STREET'), or ''."""
+    if d.name and not d.number and len(d.path) == 1 and d.path[0].isdigit():
+        return d.path[0]
+    return ""
 
 
 def _is_unit_id(t: Token) -> bool:
@@ -1130,7 +1282,9 @@ def _after_anchor(
         rest = post
         if via == "num" and not pc_eq and not typed_words:
             return None
-    ok, place_complete, p_score = _place_check(rest, d)
+    ok, place_complete, p_score, other_place = _place_check(rest, d, q.known_places)
+    if other_place and not pc_eq:
+        strong = False  # 'Hertford' typed for HARTFORD: another real place, or a slip? Offered, never an alert
     if not ok:
         if not pc_eq:
             return None

@@ -73,7 +73,13 @@ class Address:
         return cls(**{k: str(data.get(k) or "") for k in cls.__dataclass_fields__})
 
     def display(self) -> str:
-        """One line for a card or a CLI row: 'Flat 2, 12 High Street, Chorley, PR7 1AA'."""
+        """One line for a card or a CLI row: 'Flat 2, 12 High Street, Chorley, PR7 1AA'.
+
+        The address as it was imported (`text`), with only case, spacing and the postcode tidied: never rewritten
+        from the parsed parts, which are for matching ('The Street' must not come back as 'The Saint'). Built from
+        the parts only when there is no text (a property the matcher composed for a choice)."""
+        if self.text:
+            return _tidy(self.text, self.postcode)
         if self.paon and not self.paon[0].isdigit():
             # a building name stands apart from its street: 'Astley House, Park Road'
             parts = [self.saon, self.paon, self.street, self.locality, self.town]
@@ -83,6 +89,26 @@ class Address:
         if self.postcode:
             line = f"{line}, {self.postcode}" if line else self.postcode
         return line or self.text
+
+
+def _tidy(text: str, postcode: str) -> str:
+    """'2 BOURNE COTTAGES ,THE  STREET' -> '2 Bourne Cottages, The Street', then the postcode (written 'PR7 1AA')."""
+    from register.address import find_postcode  # the address rules import this module
+
+    found, rest = find_postcode(text)
+    parts = [" ".join(_tidy_word(w) for w in p.split()) for p in rest.split(",")]
+    line = ", ".join(p for p in parts if p)
+    postcode = postcode or found
+    if postcode:
+        line = f"{line}, {postcode}" if line else postcode
+    return line
+
+
+def _tidy_word(word: str) -> str:
+    # a word typed all in capitals or all in small letters is written like a name; 'McDonald' stays as typed
+    if word.isupper() or word.islower():
+        return _title(word)
+    return word
 
 
 def _title(part: str) -> str:

@@ -180,3 +180,31 @@ def typed_variants(a: Address, rng: random.Random) -> list[tuple[str, str]]:
         name = a.paon.rsplit(",", 1)[0]
         out.append(("building name without number", f"{flat}{name}, {a.street}, {town}"))
     return out
+
+
+def phone_variants(a: Address, rng: random.Random) -> list[tuple[str, str]]:
+    """(label, query) pairs typed on a phone: no commas, words run together, a doubled letter, the flat written
+    `Flat 2` / `2/12` / `12/2` / `2-12` / `Apt 2`."""
+    out: list[tuple[str, str]] = []
+    town = a.town or a.locality
+    flat = f"{a.saon} " if a.saon else ""
+    first = " ".join(p for p in (a.paon.replace(",", ""), a.street) if p)
+    out.append(("no commas", f"{flat}{first} {town} {a.postcode}".lower().strip()))
+    words = a.street.split()
+    if len(words) >= 2:
+        out.append(("run together", f"{flat}{a.paon} {''.join(words[:2])} {' '.join(words[2:])} {town}".lower()))
+    long_words = [w for w in words if len(w) >= 4]
+    if long_words:
+        w = rng.choice(long_words)
+        i = rng.randrange(len(w))
+        doubled = " ".join(x[: i + 1] + x[i] + x[i + 1 :] if x == w else x for x in words)
+        out.append(("doubled letter", f"{flat}{a.paon} {doubled} {town}".lower()))
+    m = re.fullmatch(r"(?:FLAT|APARTMENT) (\d+)", a.saon)
+    if m and re.fullmatch(r"\d+", a.paon):
+        n, house = m.group(1), a.paon
+        out.append(("Flat n", f"Flat {n} {house} {a.street} {town}"))
+        out.append(("n/house", f"{n}/{house} {a.street} {town}"))
+        out.append(("house/n", f"{house}/{n} {a.street} {town}"))
+        out.append(("n-house", f"{n}-{house} {a.street} {town}"))
+        out.append(("Apt n", f"Apt {n} {house} {a.street}"))
+    return out

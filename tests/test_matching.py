@@ -193,7 +193,7 @@ def test_whole_building_entry_alerts_for_every_flat():
 
 
 def test_postcode_must_agree_when_both_have_one():
-    no_pc = replace(CHORLEY, postcode="")
+    no_pc = replace(CHORLEY, postcode="", text="")
     idx = index(entry("CH", no_pc))
     assert idx.lookup("12 High St Chorley PR7 1AA").outcome is Outcome.ALERT  # missing on one side: not a mismatch
     idx = index(entry("CH", CHORLEY))
@@ -242,7 +242,7 @@ def test_no_town_and_the_street_in_two_towns_is_ambiguous_never_a_guess():
 
 
 def test_postcode_alone_lists_the_properties_even_one():
-    idx = index(entry("CH", CHORLEY), entry("CH2", replace(CHORLEY, paon="14")), entry("F2", FLAT2))
+    idx = index(entry("CH", CHORLEY), entry("CH2", replace(CHORLEY, paon="14", text="")), entry("F2", FLAT2))
     r = idx.lookup("pr71aa")
     assert r.outcome is Outcome.AMBIGUOUS
     assert sorted(refs(r)) == ["CH", "CH2"]
@@ -384,7 +384,7 @@ def test_precedence_alert_then_pending_then_building():
     live = entry("L", FLAT2)
     pending = entry("P", FLAT2, status=Status.PENDING)
     inc = Incident(ref="INC-1", address=FLAT2, reported_at=datetime(2025, 5, 30, 10, 0))
-    other_flat = entry("O", replace(FLAT2, saon="FLAT 9"))
+    other_flat = entry("O", replace(FLAT2, saon="FLAT 9", text=""))
     idx = index(live, pending, other_flat, incidents=(inc,))
     r = idx.lookup("Flat 2, 7 Market Street")
     assert (r.outcome, refs(r)) == (Outcome.ALERT, ["L"])
