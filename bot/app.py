@@ -26,7 +26,7 @@ from bot.settings import Settings, is_loopback
 from bot.teams import RegisterBot
 from cards import messages
 from cards.builders import error_card
-from cards.review import review_card
+from cards.review import appeal_card, review_card
 from register.demo import load_demo
 from register.model import Actor
 from register.outbox import Message as OutboxMessage
@@ -222,6 +222,12 @@ def create_app(settings: Settings, store: Store | None = None, *,
                 return (review_card(saved.value, register.today()) if saved else None), ""
             if message.template == "overdue":
                 return None, messages.overdue_review(message.subject)
+            if message.template == "appeal":
+                saved = await register.store.get_entry(message.subject)
+                found = await Reviews(register, outbox).open_appeal(message.subject)
+                if saved is None or found is None:
+                    return None, ""
+                return appeal_card(saved.value, register.today(), found[1]["received"], found[1]["grounds"]), ""
             return message.card, message.text
 
         worker = OutboxWorker(adapter, app[STORE], outbox, settings.app_id, on_given_up=given_up, render=render)

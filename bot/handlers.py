@@ -393,5 +393,57 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
             return Reply(card=error_card(messages.NO_SUCH_ENTRY))
         return Reply(card=error_card(messages.notified(ref, day)))
 
+    @router.command("appeal", role=Role.ADMINISTRATOR, summary="record a customer's appeal against an entry")
+    async def appeal(request: Request) -> Reply:
+        parts = request.args.strip().split(" ", 2)
+        ref = parts[0].upper() if parts else ""
+        try:
+            received = date.fromisoformat(parts[1]) if len(parts) >= 2 else None
+        except ValueError:
+            received = None
+        grounds = parts[2].strip()[:2000] if len(parts) == 3 else ""
+        if reviews is None or not REF.match(ref) or received is None or received > register.today() or not grounds:
+            return Reply(card=error_card(messages.APPEAL_NEEDS))
+        saved = await register.store.get_entry(ref)
+        areas = []
+        for incident_ref in saved.value.incident_refs if saved else []:
+            incident = await register.store.get_incident(incident_ref)
+            if incident is not None and incident.value.service_area:
+                areas.append(incident.value.service_area)
+        table = await reporting.approvers()
+        candidates = [a.object_id for area in areas for a in table.for_area(area)]
+        candidates += [a.object_id for people in table.areas.values() for a in people]  # then any other approver
+        result = await reviews.appeal(ref, request.actor, received, grounds, candidates)
+        if not isinstance(result, tuple):
+            return Reply(card=error_card(messages.APPEAL_REFUSAL.get(result.reason, messages.NOT_ALLOWED)))
+        appeal_id, assigned = result
+        decider = saved.value.owner_id.lower() if saved else ""
+        recipients = [assigned] if assigned else [a for a in register.roles.holders(Role.ADMINISTRATOR)
+                                                  if a.lower() != decider]
+        await queue(*(OutboxMessage("card", to=to, template="appeal", subject=ref, track=f"appeal:{ref}:{appeal_id}",
+                                    id=f"appeal:{ref}:{appeal_id}:{to}") for to in recipients))
+        found = table.find(assigned) if assigned else None
+        return Reply(card=error_card(messages.appeal_recorded(ref, found.title if found else assigned)))
+
+    @router.action(verbs.APPEAL_DECIDE)
+    async def appeal_decide(request: Request) -> Reply:
+        ref = request.data.get("entry")
+        ref = ref.strip().upper()[:40] if isinstance(ref, str) else ""
+        if reviews is None or not ref:
+            return Reply(card=error_card(messages.APPEAL_REFUSAL["missing"]))
+        outcome = await reviews.decide_appeal(ref, request.actor, dict(request.data),
+                                              conversation_type=request.conversation_type)
+        if isinstance(outcome, Reviewed):
+            return Reply(card=review_cards.reviewed_card(outcome.entry))
+        if outcome.reason == "invalid":
+            saved = await register.store.get_entry(ref)
+            found = await reviews.open_appeal(ref)
+            if saved is not None and found is not None:
+                typed = {k: v for k, v in request.data.items() if isinstance(v, str)}
+                return Reply(card=review_cards.appeal_card(saved.value, register.today(), found[1]["received"],
+                                                           found[1]["grounds"], problems=outcome.problems,
+                                                           values=typed))
+        return Reply(card=error_card(messages.APPEAL_REFUSAL.get(outcome.reason, messages.NOT_ALLOWED)))
+
     router.command("help", "hi", "hello", "?", summary="list the commands")(help_)
     return router

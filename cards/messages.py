@@ -591,3 +591,28 @@ def overdue_review(ref: str) -> str:
 @_sentence()
 def notified(ref: str, when: date) -> str:
     return f"Recorded: the customer of {ref} was told in writing on {format_date(when)}."
+APPEAL_INTRO = "The customer has appealed. You did not make the original decision: uphold it, amend it, or lift it."
+APPEAL_RECEIVED = "Received"
+APPEAL_GROUNDS = "Grounds"
+APPEAL_UPHOLD = "Uphold the decision"
+APPEAL_SAVE = "Decide the appeal"
+APPEAL_NEEDS = ("Tell me the entry, the date the appeal was received and the customer's grounds, e.g. "
+                "appeal MCR-2026-0001 2026-12-01 the restriction stops me paying my rent")
+APPEAL_REFUSAL: Mapping[str, str] = MappingProxyType({
+    "missing": "There is no open appeal for this entry.",
+    "not_active": "This entry is no longer active: there is nothing to appeal.",
+    "original_decider": "You made the original decision, so the appeal must be decided by someone else.",
+    "not_allowed": "Only the approver the appeal was assigned to, or an administrator, can decide it.",
+    "changed": "Someone else changed this entry at the same moment: nothing was changed. Open it again.",
+})
+
+
+@_sentence()
+def appeal_title(ref: str) -> str:
+    return f"Appeal: {ref}"
+
+
+@_sentence()
+def appeal_recorded(ref: str, assigned: str) -> str:
+    who = f"the approver {assigned}" if assigned else "the administrators (no other approver is available)"
+    return f"The appeal against {ref} is recorded and has gone to {who}."

@@ -108,3 +108,42 @@ def entry_card(entry: Entry) -> dict[str, Any]:
                                      f"{event.get('detail', '')}", 300), spacing="none", size="small"))
     return adaptive_card(body, fallback_text=clean(m.entry_title(entry.ref, entry.status.value), 200))
 
+
+
+def appeal_card(entry: Entry, today: date, received: str, grounds: str, *,
+                problems: Mapping[str, str] | None = None, values: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The customer's appeal, for an approver who did not make the original decision: uphold, amend or lift."""
+    problems = problems or {}
+    values = values or {}
+    latest = add_months(today, REVIEW_MONTHS)
+    body: list[Element] = [
+        text_block(m.appeal_title(plain(entry.ref, 40)), size="medium", weight="bolder", style="heading"),
+        text_block(m.APPEAL_INTRO, spacing="none", is_subtle=True),
+        text_block(m.labelled(m.APPEAL_RECEIVED, plain(received, 20)), spacing="small"),
+        text_block(m.labelled(m.APPEAL_GROUNDS, plain(grounds, 1500)), spacing="none"),
+        *_summary(entry),
+    ]
+    inputs = [
+        ("action", choice_set("action", m.REVIEW_ACTION_LABEL, [(m.APPEAL_UPHOLD, "uphold"), (m.REVIEW_AMEND, "amend"),
+                                                               (m.REVIEW_LIFT, "lift")],
+                              value=values.get("action"), required=True, error=m.REVIEW_ACTION_NEEDED,
+                              placeholder=m.CHOOSE)),
+        ("review_on", date_input("review_on", m.REVIEW_NEW_DATE_LABEL,
+                                 value=values.get("review_on") or (entry.review_on or latest).isoformat(),
+                                 min_=today.isoformat(), max_=latest.isoformat())),
+        ("restrictions", choice_set("restrictions", m.APPROVAL_RESTRICTIONS_LABEL,
+                                    [(c.title, c.value) for c in RESTRICTIONS], multi=True,
+                                    value=values.get("restrictions") or ",".join(r.value for r in entry.restrictions)
+                                    or None, placeholder=m.CHOOSE)),
+        ("guidance", text_input("guidance", m.APPROVAL_GUIDANCE_LABEL, multiline=True, max_length=2000,
+                                value=values.get("guidance") or entry.guidance)),
+        ("reason", text_input("reason", m.REVIEW_REASON_LABEL, multiline=True, max_length=2000, required=True,
+                              error=m.REVIEW_REASON_NEEDED, value=values.get("reason"))),
+    ]
+    for name, element in inputs:
+        body.append(element)
+        if name in problems:
+            body.append(text_block(plain(problems[name], 300), color="attention", size="small", spacing="none"))
+    return adaptive_card(body, actions=[execute_action(m.APPEAL_SAVE, verbs.APPEAL_DECIDE, {"entry": entry.ref},
+                                                       style="positive")],
+                         fallback_text=clean(m.appeal_title(entry.ref), 200))

@@ -20,7 +20,8 @@ APPROVAL_ASK = "approval.ask"  # ask the reporter for more information
 APPROVAL_REFRESH = "approval.refresh"  # Teams asks for the user-specific view of an approval card
 REPORT_ANSWER = "report.answer"  # the reporter answers the approver's question
 REVIEW_DECIDE = "review.decide"  # the owning approver extends, amends or lifts an entry from its review card
+APPEAL_DECIDE = "appeal.decide"  # another approver upholds, amends or lifts an entry under appeal
 
 CARD_VERBS = frozenset({CHECK, REPORT_START, REPORT_CONTINUE, REPORT_NEXT, REPORT_BACK, REPORT_EDIT, REPORT_SUBMIT,
                         APPROVAL_OPEN, APPROVAL_DECIDE, APPROVAL_REJECT, APPROVAL_ASK, APPROVAL_REFRESH,
-                        REPORT_ANSWER, REVIEW_DECIDE})
+                        REPORT_ANSWER, REVIEW_DECIDE, APPEAL_DECIDE})

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 REMINDER_DAYS = 14
 CLAIM = "claim"
+APPEAL = "appeal"
 CLAIM_DAYS = 400
 
 
@@ -184,6 +185,99 @@ class Reviews:
     def _event(self, actor: Actor, event: str, detail: str) -> dict[str, Any]:
         return {"at": self.register.clock().isoformat(), "by": actor.aad_object_id or actor.user_id,
                 "event": event, "detail": detail}
+
+    # -- appeals: decided by someone other than the original approver -----------------------------------------
+
+    def original_decider(self, entry: Entry) -> str:
+        return entry.owner_id.lower()
+
+    async def appeal(self, ref: str, actor: Actor, received: date, grounds: str,
+                     candidates: list[str]) -> tuple[str, str] | NotReviewed:
+        """Record an appeal (the customer's grounds, the date received) and assign it to an approver other than
+        the one who decided: the first of `candidates` (the approvers for the entry's service area, in order)
+        who is not the original decider and holds the approver role; else the administrators decide. Returns
+        (the appeal's id, who it was assigned to: an Entra object id, or "" for the administrators)."""
+        saved = await self.store.get_entry(ref)
+        if saved is None:
+            return NotReviewed("missing")
+        if saved.value.status is not Status.ACTIVE:
+            return NotReviewed("not_active")
+        decider = self.original_decider(saved.value)
+        assigned = next((c.lower() for c in candidates if c.lower() != decider
+                         and allows(self.register.role_of(Actor("", c)), Role.APPROVER)), "")
+        appeal_id = f"{received.isoformat()}-{len(saved.value.history)}"
+        body = {"status": "open", "received": received.isoformat(), "grounds": grounds, "decider": decider,
+                "assigned": assigned, "by": actor.aad_object_id or actor.user_id}
+        if isinstance(await self.store.create_document(Document(APPEAL, ref, appeal_id, body)), Conflict):
+            return NotReviewed("changed")
+        event = self._event(actor, "appeal received", f"{received.isoformat()}: {grounds}")
+        for _ in range(10):
+            current = await self.store.get_entry(ref)
+            if current is None:
+                return NotReviewed("missing")
+            changed = replace(current.value, history=[*current.value.history, event])
+            if not isinstance(await self.store.replace_entry(changed, current.etag), Conflict):
+                break
+        await self.register.audit(actor, "appeal", query=ref, outcome=f"assigned={assigned or 'administrators'}",
+                                  refs=[ref])
+        return appeal_id, assigned
+
+    async def open_appeal(self, ref: str) -> tuple[str, dict[str, Any]] | None:
+        for saved in await self.store.query_documents(APPEAL, ref):
+            if saved.value.body.get("status") == "open":
+                return saved.value.id, dict(saved.value.body)
+        return None
+
+    async def decide_appeal(self, ref: str, actor: Actor, form: dict[str, Any],
+                            conversation_type: str = "personal") -> Reviewed | NotReviewed:
+        """Uphold, amend or lift, with a reason, by the assigned approver or an administrator; never by the
+        approver who made the original decision."""
+        found = await self.open_appeal(ref)
+        saved = await self.store.get_entry(ref)
+        outcome: Reviewed | NotReviewed
+        actor_id = (actor.aad_object_id or actor.user_id).lower()
+        if found is None or saved is None:
+            outcome = NotReviewed("missing")
+        elif actor_id == found[1].get("decider"):
+            outcome = NotReviewed("original_decider")
+        elif not (actor_id == found[1].get("assigned")
+                  or allows(self.register.role_of(actor), Role.ADMINISTRATOR)):
+            outcome = NotReviewed("not_allowed")
+        else:
+            action = str(form.get("action") or "")
+            reason = str(form.get("reason") or "").strip()[:2000]
+            problems: dict[str, str] = {}
+            if action not in ("uphold", "amend", "lift"):
+                problems["action"] = "Please choose: uphold, amend or lift."
+            if not reason:
+                problems["reason"] = "Please give the reason for the appeal's outcome."
+            changed: Entry | None = None
+            if not problems and action == "uphold":
+                changed = replace(saved.value, updated_at=self.register.clock(), history=[
+                    *saved.value.history, self._event(actor, "appeal upheld", reason)])
+            elif not problems:
+                changed, problems = self._apply(saved.value, actor, form)
+                if changed is not None:
+                    last = changed.history[-1]
+                    changed = replace(changed, history=[*changed.history[:-1],
+                                                        {**last, "event": f"appeal: {last['event']}"}])
+            if problems or changed is None:
+                outcome = NotReviewed("invalid", problems)
+            elif isinstance(await self.store.replace_entry(changed, saved.etag), Conflict):
+                outcome = NotReviewed("changed")
+            else:
+                self.register.index.put_entry(changed)
+                appeal_id, body = found
+                current = await self.store.get_document(APPEAL, ref, appeal_id)
+                if current is not None:
+                    await self.store.replace_document(Document(APPEAL, ref, appeal_id, {
+                        **body, "status": "decided", "outcome": action, "decided_by": actor_id}), current.etag)
+                outcome = Reviewed(changed)
+        await self.register.audit(actor, "appeal_decision" if isinstance(outcome, Reviewed) else "appeal_refused",
+                                  query=ref, conversation_type=conversation_type,
+                                  outcome=str(form.get("action") or "") if isinstance(outcome, Reviewed)
+                                  else outcome.reason, refs=[ref])
+        return outcome
 
 
 def next_run(now: datetime, hour: int) -> datetime:

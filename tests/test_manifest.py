@@ -77,7 +77,8 @@ def test_command_lists_are_the_routers_commands_staff_everywhere_privileged_only
     for scope in ("team", "groupChat"):
         assert sorted(by_scope[scope]) == sorted(r.verb for r in routes if r.role is Role.STAFF)
     # what the router has today: staff commands everywhere, approver and administrator commands 1:1 only
-    assert by_scope["personal"] == ["check", "report", "my reports", "help", "audit", "lift", "pending"]
+    assert by_scope["personal"] == ["check", "report", "my reports", "help", "audit", "lift", "pending", "entry",
+                                    "notified", "appeal"]
     assert by_scope["team"] == ["check", "report", "my reports", "help"]
     descriptions = {c["title"]: c["description"] for lst in bot["commandLists"] for c in lst["commands"]}
     assert descriptions["check"] == "Check an address, postcode or name"

@@ -98,3 +98,42 @@ def test_reviews_run_from_the_command_line_expires_what_is_past_its_review(tmp_p
     assert json.loads(check.stdout)["outcome"] == "none"
 
 
+
+
+async def test_an_appeal_goes_to_another_approver_and_the_original_one_is_refused(bot, connector, register, store):
+    from register.approvers import APPROVERS_SETTING, ApproverTable
+
+    admin = Actor("cli:test")
+    other = ActivityFactory(connector.url, user_id="user-id-second", user_name="Sam Patel")
+    owner = ActivityFactory(connector.url, user_id=OWNER_USER, user_name="Morgan Lee")
+    for user in (OWNER_USER, "user-id-second", "user-id-admin"):
+        role = Role.ADMINISTRATOR if user == "user-id-admin" else Role.APPROVER
+        await register.set_role(f"aad-{user}", role, admin)
+    table = ApproverTable().add("Housing", f"aad-{OWNER_USER}", "Morgan Lee").add("Housing", "aad-user-id-second",
+                                                                                  "Sam Patel")
+    current = await store.get_setting(APPROVERS_SETTING)
+    await store.put_setting(APPROVERS_SETTING, table.to_dict(), current.etag if current else None)
+    await register.import_entries([entry(60, register.today())], admin)
+    for factory in (other, owner):
+        await bot.post(factory.installation())
+    administrator = ActivityFactory(connector.url, user_id="user-id-admin", user_name="Ada Admin")
+    await bot.post(administrator.personal("appeal MCR-2026-0300 not-a-date grounds"))
+    assert messages.APPEAL_NEEDS in json.dumps(connector.sent[-1].cards)
+    await bot.post(administrator.personal(
+        f"appeal MCR-2026-0300 {register.today().isoformat()} I need to pay my rent at the office"))
+    assert "Sam Patel" in json.dumps(connector.sent[-1].cards)
+    await bot.app[OUTBOX_WORKER].deliver_due()
+    [card] = [c for s in connector.sent if s.conversation_id == "personal-user-id-second" for c in s.cards]
+    assert "pay my rent" in json.dumps(card)
+    decide = next(n for n in walk(card) if n.get("type") == "Action.Execute")
+    status, body = await bot.post(owner.execute(decide["verb"], {**decide["data"], "action": "lift",
+                                                                "reason": "I decided it, I'll lift it."}))
+    assert messages.APPEAL_REFUSAL["original_decider"] in json.dumps(body)
+    assert (await store.get_entry("MCR-2026-0300")).value.status is Status.ACTIVE
+    status, body = await bot.post(other.execute(decide["verb"], {**decide["data"], "action": "uphold",
+                                                                "reason": "Payments can be made by phone."}))
+    assert "Reviewed" in json.dumps(body["value"])
+    history = [h["event"] for h in (await store.get_entry("MCR-2026-0300")).value.history]
+    assert history == ["appeal received", "appeal upheld"]
+    actions = [r.action for r in await store.list_audit(ref="MCR-2026-0300")]
+    assert "appeal" in actions and "appeal_refused" in actions and "appeal_decision" in actions
