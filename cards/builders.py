@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from cards import messages as m
+from cards import verbs
 from cards.elements import (
     Element,
     Spacing,
@@ -34,7 +35,6 @@ from register.matching import LookupResult, Match
 from register.model import Address, Entry, Outcome, Restriction, Subject
 from register.normalise import fold
 
-CHECK_VERB = "check"
 MAX_CHOICES = 5
 QUERY_MAX_CHARS = 80
 
@@ -127,6 +127,8 @@ def _alert_card(
         spacing="medium",
     ))
     body.append(text_block(m.KEEP_PRIVATE, size="small", is_subtle=True, spacing="medium"))
+    where = next((a for a in (_address_of(match) for match, _ in entries) if a), "")
+    body.append(_report_here(where or query))
     body.append(_checked_on(today))
     return adaptive_card(body, fallback_text=m.ALERT_FALLBACK)
 
@@ -210,6 +212,7 @@ def building_card(query: str, matches: tuple[Match, ...], today: date) -> dict[s
         if len(targets) > MAX_CHOICES:
             body.append(text_block(m.building_more(len(targets) - MAX_CHOICES), size="small", is_subtle=True))
     body.append(text_block(m.NO_GUARANTEE, spacing="medium"))
+    body.append(_report_here(query))
     body.append(_checked_on(today))
     return adaptive_card(body, fallback_text=m.BUILDING_FALLBACK)
 
@@ -232,6 +235,7 @@ def pending_card(query: str, matches: tuple[Match, ...], today: date) -> dict[st
     body.append(text_block(m.pending_contact(contacts) if contacts else m.PENDING_CONTACT_UNKNOWN,
                            weight="bolder", spacing="medium"))
     body.append(text_block(m.NO_GUARANTEE, spacing="medium"))
+    body.append(_report_here(next((a for a in (_address_of(match) for match in matches) if a), query)))
     body.append(_checked_on(today))
     return adaptive_card(body, fallback_text=m.PENDING_FALLBACK)
 
@@ -290,6 +294,7 @@ def none_card(query: str, matches: tuple[Match, ...], today: date) -> dict[str, 
                 spacing="medium",
             ),
             text_block(m.NONE_TIP, spacing="medium"),
+            _report_here(query),
             _checked_on(today),
         ],
         fallback_text=m.NONE_FALLBACK,
@@ -371,6 +376,12 @@ def _address_of(match: Match) -> str:
     return address.display() if address is not None else ""
 
 
+def _report_here(address: str) -> Element:
+    """"Report an incident here": starts a report with this property filled in (in the asker's personal chat)."""
+    return action_set([submit_action(m.REPORT_HERE, {"verb": verbs.REPORT_START, "address": clean(address, 200)})],
+                      spacing="medium")
+
+
 def _check_buttons(targets: list[str]) -> list[Element]:
     """A row per target: the address (or name) in full, wrapped, and beside it a Check button.
 
@@ -380,7 +391,7 @@ def _check_buttons(targets: list[str]) -> list[Element]:
     rows = []
     for index, target in enumerate(targets):
         shown = clean(target, CHOICE_MAX_CHARS)
-        button = submit_action(m.CHECK_BUTTON, {"verb": CHECK_VERB, "query": target},
+        button = submit_action(m.CHECK_BUTTON, {"verb": verbs.CHECK, "query": target},
                                tooltip=m.check_button_tooltip(shown))
         rows.append(column_set(
             [

@@ -616,3 +616,4 @@ def appeal_title(ref: str) -> str:
 def appeal_recorded(ref: str, assigned: str) -> str:
     who = f"the approver {assigned}" if assigned else "the administrators (no other approver is available)"
     return f"The appeal against {ref} is recorded and has gone to {who}."
+REPORT_HERE = "Report an incident here"

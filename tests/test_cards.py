@@ -82,8 +82,10 @@ def all_text(card: dict[str, Any]) -> str:
     return "\n".join(texts(card))
 
 
-def submit_data(card: dict[str, Any]) -> list[dict[str, Any]]:
-    return [node["data"] for node in walk(card) if node.get("type") == "Action.Submit"]
+def submit_data(card: dict[str, Any], verb: str | None = "check") -> list[dict[str, Any]]:
+    """The data of the card's Submit buttons: the Check buttons by default, every one with verb=None."""
+    return [node["data"] for node in walk(card) if node.get("type") == "Action.Submit"
+            and (verb is None or node["data"].get("verb") == verb)]
 
 
 def schema_validator() -> Any:
@@ -256,6 +258,18 @@ def test_every_restriction_has_a_guidance_sentence():
 
 
 # --- building and pending -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("outcome", [Outcome.ALERT, Outcome.BUILDING, Outcome.PENDING, Outcome.NONE])
+def test_every_result_but_a_choice_offers_to_report_an_incident_at_that_property(outcome):
+    matches = {Outcome.ALERT: (entry_match(entry()),), Outcome.BUILDING: (entry_match(entry(address=flat(2))),),
+               Outcome.PENDING: (incident_match(),), Outcome.NONE: ()}[outcome]
+    card = check_result_card("12 High St", result(outcome, *matches), TODAY)
+    [report] = submit_data(card, verb="report.start")
+    expected = {Outcome.ALERT: HIGH_ST.display(), Outcome.PENDING: HIGH_ST.display()}.get(outcome, "12 High St")
+    assert report == {"verb": "report.start", "address": expected}
+    assert "report.start" not in json.dumps(check_result_card("12 High St", result(
+        Outcome.AMBIGUOUS, *(entry_match(entry(f"MCR-2026-02{i:02d}")) for i in range(2))), TODAY))
 
 
 def test_building_notice_has_no_personal_detail_and_offers_each_flat():
@@ -551,7 +565,7 @@ def test_renderer_buttons_submit_the_right_data(browser):
     checker = need(browser)
     card = CARDS["ambiguous"]
     clicked = checker.click_all(card)
-    assert [c["data"] for c in clicked] == submit_data(card)
+    assert [c["data"] for c in clicked] == submit_data(card, verb=None)
     assert {c["title"] for c in clicked} == {messages.CHECK_BUTTON}
 
 
