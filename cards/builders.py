@@ -378,8 +378,8 @@ def _address_of(match: Match) -> str:
 
 def _report_here(address: str) -> Element:
     """"Report an incident here": starts a report with this property filled in (in the asker's personal chat)."""
-    return action_set([submit_action(m.REPORT_HERE, {"verb": verbs.REPORT_START, "address": clean(address, 200)})],
-                      spacing="medium")
+    return action_set([submit_action(m.REPORT_HERE, {"verb": verbs.REPORT_START,
+                                                    "address": clean(fold(address), 200)})], spacing="medium")
 
 
 def _check_buttons(targets: list[str]) -> list[Element]:

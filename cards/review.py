@@ -42,23 +42,16 @@ def _summary(entry: Entry) -> list[Element]:
     return body
 
 
-def review_card(entry: Entry, today: date, *, problems: Mapping[str, str] | None = None,
-                values: Mapping[str, str] | None = None) -> dict[str, Any]:
-    problems = problems or {}
-    values = values or {}
+def _outcome_inputs(entry: Entry, today: date, actions: list[tuple[str, str]], review_on: date,
+                    problems: Mapping[str, str], values: Mapping[str, str]) -> list[Element]:
+    """The inputs shared by the review and the appeal card: the outcome, a new review date (at most 6 months
+    ahead), the restrictions and guidance (as they are, to amend), the reason; each problem under its field."""
     latest = add_months(today, REVIEW_MONTHS)
-    body: list[Element] = [
-        text_block(m.review_title(plain(entry.ref, 40)), size="medium", weight="bolder", style="heading"),
-        text_block(m.REVIEW_INTRO, spacing="none", is_subtle=True),
-        *_summary(entry),
-    ]
     inputs = [
-        ("action", choice_set("action", m.REVIEW_ACTION_LABEL, [(m.REVIEW_EXTEND, "extend"), (m.REVIEW_AMEND, "amend"),
-                                                               (m.REVIEW_LIFT, "lift")],
-                              value=values.get("action"), required=True, error=m.REVIEW_ACTION_NEEDED,
-                              placeholder=m.CHOOSE)),
+        ("action", choice_set("action", m.REVIEW_ACTION_LABEL, actions, value=values.get("action"), required=True,
+                              error=m.REVIEW_ACTION_NEEDED, placeholder=m.CHOOSE)),
         ("review_on", date_input("review_on", m.REVIEW_NEW_DATE_LABEL,
-                                 value=values.get("review_on") or latest.isoformat(),
+                                 value=values.get("review_on") or min(review_on, latest).isoformat(),
                                  min_=today.isoformat(), max_=latest.isoformat())),
         ("restrictions", choice_set("restrictions", m.APPROVAL_RESTRICTIONS_LABEL,
                                     [(c.title, c.value) for c in RESTRICTIONS], multi=True,
@@ -69,10 +62,26 @@ def review_card(entry: Entry, today: date, *, problems: Mapping[str, str] | None
         ("reason", text_input("reason", m.REVIEW_REASON_LABEL, multiline=True, max_length=2000, required=True,
                               error=m.REVIEW_REASON_NEEDED, value=values.get("reason"))),
     ]
+    body: list[Element] = []
     for name, element in inputs:
         body.append(element)
         if name in problems:
             body.append(text_block(plain(problems[name], 300), color="attention", size="small", spacing="none"))
+    return body
+
+
+def review_card(entry: Entry, today: date, *, problems: Mapping[str, str] | None = None,
+                values: Mapping[str, str] | None = None) -> dict[str, Any]:
+    problems = problems or {}
+    values = values or {}
+    latest = add_months(today, REVIEW_MONTHS)
+    body: list[Element] = [
+        text_block(m.review_title(plain(entry.ref, 40)), size="medium", weight="bolder", style="heading"),
+        text_block(m.REVIEW_INTRO, spacing="none", is_subtle=True),
+        *_summary(entry),
+    ]
+    body += _outcome_inputs(entry, today, [(m.REVIEW_EXTEND, "extend"), (m.REVIEW_AMEND, "amend"),
+                                           (m.REVIEW_LIFT, "lift")], latest, problems, values)
     return adaptive_card(body, actions=[execute_action(m.REVIEW_SAVE, verbs.REVIEW_DECIDE, {"entry": entry.ref},
                                                        style="positive")],
                          fallback_text=clean(m.review_title(entry.ref), 200))
@@ -123,27 +132,8 @@ def appeal_card(entry: Entry, today: date, received: str, grounds: str, *,
         text_block(m.labelled(m.APPEAL_GROUNDS, plain(grounds, 1500)), spacing="none"),
         *_summary(entry),
     ]
-    inputs = [
-        ("action", choice_set("action", m.REVIEW_ACTION_LABEL, [(m.APPEAL_UPHOLD, "uphold"), (m.REVIEW_AMEND, "amend"),
-                                                               (m.REVIEW_LIFT, "lift")],
-                              value=values.get("action"), required=True, error=m.REVIEW_ACTION_NEEDED,
-                              placeholder=m.CHOOSE)),
-        ("review_on", date_input("review_on", m.REVIEW_NEW_DATE_LABEL,
-                                 value=values.get("review_on") or (entry.review_on or latest).isoformat(),
-                                 min_=today.isoformat(), max_=latest.isoformat())),
-        ("restrictions", choice_set("restrictions", m.APPROVAL_RESTRICTIONS_LABEL,
-                                    [(c.title, c.value) for c in RESTRICTIONS], multi=True,
-                                    value=values.get("restrictions") or ",".join(r.value for r in entry.restrictions)
-                                    or None, placeholder=m.CHOOSE)),
-        ("guidance", text_input("guidance", m.APPROVAL_GUIDANCE_LABEL, multiline=True, max_length=2000,
-                                value=values.get("guidance") or entry.guidance)),
-        ("reason", text_input("reason", m.REVIEW_REASON_LABEL, multiline=True, max_length=2000, required=True,
-                              error=m.REVIEW_REASON_NEEDED, value=values.get("reason"))),
-    ]
-    for name, element in inputs:
-        body.append(element)
-        if name in problems:
-            body.append(text_block(plain(problems[name], 300), color="attention", size="small", spacing="none"))
+    body += _outcome_inputs(entry, today, [(m.APPEAL_UPHOLD, "uphold"), (m.REVIEW_AMEND, "amend"),
+                                           (m.REVIEW_LIFT, "lift")], entry.review_on or latest, problems, values)
     return adaptive_card(body, actions=[execute_action(m.APPEAL_SAVE, verbs.APPEAL_DECIDE, {"entry": entry.ref},
                                                        style="positive")],
                          fallback_text=clean(m.appeal_title(entry.ref), 200))

@@ -87,3 +87,17 @@ def store(bot):
 @pytest.fixture
 def teams(connector):
     return ActivityFactory(connector.url)
+
+
+@pytest.fixture(scope="module", params=[360, 1000])
+def card_browser(request):
+    """The official Adaptive Cards renderer in headless Chromium, at a phone's width and a desktop's (a missing
+    tool fails the test, saying how to install it)."""
+    from tests.cardcheck import CardChecker, ToolsMissing
+
+    try:
+        checker = CardChecker(width=request.param)
+    except ToolsMissing as exc:
+        pytest.fail(str(exc))
+    yield checker
+    checker.close()

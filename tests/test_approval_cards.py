@@ -104,29 +104,19 @@ def test_hostile_text_stays_text():
             assert "[click here](" not in node["text"] and "<script>" not in node["text"]
 
 
-@pytest.fixture(scope="module", params=[1000, 360])
-def browser(request):
-    from tests.cardcheck import CardChecker, ToolsMissing
-
-    try:
-        checker = CardChecker(width=request.param)
-    except ToolsMissing as exc:
-        pytest.fail(str(exc))
-    yield checker
-    checker.close()
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("name", sorted(CARDS))
-def test_renders_with_no_warnings(name, browser):
-    report = browser.check(CARDS[name])
+def test_renders_with_no_warnings(name, card_browser):
+    report = card_browser.check(CARDS[name])
     assert report.errors == [] and report.rendered
     assert not report.overflows, report.clipped
     assert report.anchors == 0
 
 
 @pytest.mark.browser
-def test_screenshot_of_the_approval_card(browser, tmp_path):
+def test_screenshot_of_the_approval_card(card_browser, tmp_path):
     import os
     from pathlib import Path
 
@@ -134,7 +124,7 @@ def test_screenshot_of_the_approval_card(browser, tmp_path):
         if os.environ.get("REPORT_SCREENSHOTS") == "1" else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("decider", "decided"):
-        report = browser.screenshot(CARDS[name], folder / f"{name}-{browser.width}.png")
+        report = card_browser.screenshot(CARDS[name], folder / f"{name}-{card_browser.width}.png")
         assert report.errors == []
 
 

@@ -391,3 +391,27 @@ def test_report_an_incident_through_its_cards_then_a_check_there_is_pending(brow
         pending = ask_in_personal_chat(page, "check 7 Mill Lane PR7 3QQ").inner_text()
         assert re.search(r"speak to a manager", pending, re.I), pending
         assert "Swore at me" not in pending, pending
+
+
+def test_an_administrator_decides_a_pending_report_from_its_approval_card_and_the_check_alerts(
+        browser_page, stack, workdir):
+    """The demo's pending report (3 Brook Street, reported by someone else): `pending` lists it, Open replaces
+    the list by its approval card (Action.Execute), Approve with a restriction, and a check there alerts."""
+    from playwright.sync_api import expect
+
+    page = browser_page
+    with evidence(page, stack, workdir, "approval"):
+        before = ask_in_personal_chat(page, "check 3 Brook Street PR7 3BN").inner_text()
+        assert re.search(r"speak to a manager", before, re.I), before
+        card = ask_in_personal_chat(page, "pending")
+        expect(card).to_contain_text("INC-2026-0101")
+        card.locator(".ac-container", has_text="INC-2026-0101").get_by_role("button", name="Open").last.click()
+        expect(card).to_contain_text("Decision needed")
+        choose(page, card, "Decision", "Restriction")
+        choose(page, card, "Restrictions", "No lone visits")
+        card.get_by_role("textbox", name=re.compile(r"^Staff guidance")).fill("Do not visit alone. Phone first.")
+        card.get_by_role("textbox", name=re.compile(r"^Reason \(for the letter")).fill("Threats made to an officer.")
+        card.get_by_role("button", name="Approve").click()
+        expect(card).to_contain_text("Decided: Restriction")
+        after = ask_in_personal_chat(page, "check 3 Brook Street PR7 3BN").inner_text()
+        assert "Do not visit alone. Phone first." in after and "MCR-" in after, after

@@ -137,22 +137,12 @@ def test_hostile_text_is_escaped_on_the_review():
             assert "[click here](" not in node["text"] and "<script>" not in node["text"]
 
 
-@pytest.fixture(scope="module", params=[360, 1000])
-def browser(request):
-    from tests.cardcheck import CardChecker, ToolsMissing
-
-    try:
-        checker = CardChecker(width=request.param)
-    except ToolsMissing as exc:
-        pytest.fail(str(exc))
-    yield checker
-    checker.close()
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("name", sorted(CARDS))
-def test_renders_in_the_official_renderer_with_no_warnings(name, browser):
-    report = browser.check(CARDS[name])
+def test_renders_in_the_official_renderer_with_no_warnings(name, card_browser):
+    report = card_browser.check(CARDS[name])
     assert report.errors == []
     assert report.rendered and report.height > 40
     assert not report.overflows, f"wider than the screen, or text cut off: {report.clipped}"
@@ -160,12 +150,12 @@ def test_renders_in_the_official_renderer_with_no_warnings(name, browser):
 
 
 @pytest.mark.browser
-def test_screenshots_of_each_step(browser, tmp_path):
+def test_screenshots_of_each_step(card_browser, tmp_path):
     """What a phone (360) and a desktop (1000) show; REPORT_SCREENSHOTS=1 writes them to docs/screenshots/report/
     (<card>-<width>.png) for the README."""
     folder = SCREENSHOTS if os.environ.get("REPORT_SCREENSHOTS") == "1" else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("step_where", "step_where_problems", "step_what", "step_who", "review", "submitted"):
-        path = folder / f"{name}-{browser.width}.png"
-        report = browser.screenshot(CARDS[name], path)
+        path = folder / f"{name}-{card_browser.width}.png"
+        report = card_browser.screenshot(CARDS[name], path)
         assert report.errors == [] and path.stat().st_size > 1000

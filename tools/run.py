@@ -58,6 +58,9 @@ DROPPED_ENV = (
     "MicrosoftAppId", "MicrosoftAppPassword", "MicrosoftAppType", "MicrosoftAppTenantId",
 )
 
+#: The Playground's current user (Alex Wilber, below): an administrator of the demo register.
+DEMO_ADMIN = "00000000-0000-0000-0000-0000000000020"
+
 # A Playground configuration like its built-in one, except that the bot is called "Register" (so it is
 # @mentioned as in Teams). Its schema wants at least 5 `users` besides currentUser.
 PLAYGROUND_CONFIG = """\
@@ -387,8 +390,10 @@ def start(
     stack = LocalStack(bot_url=f"http://{HOST}:{bot_port}", playground_url=f"http://{HOST}:{playground_port}",
                        workdir=work)
     try:
+        # The Playground's own user administers the demo register, so `pending`, `entry` and `audit` can be tried.
+        admins = (os.environ if env is None else env).get("REGISTER_ADMINS") or DEMO_ADMIN
         bot_env = child_env(env, REGISTER_HOST=HOST, REGISTER_PORT=str(bot_port), REGISTER_DEMO="1",
-                            PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1,localhost,::1")
+                            PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1,localhost,::1", REGISTER_ADMINS=admins)
         if db is not None:  # this SQLite file, whatever the environment says
             bot_env["REGISTER_DB"] = str(db)
             bot_env.pop("COSMOS_ENDPOINT", None)
