@@ -12,6 +12,7 @@ from typing import Any
 
 from register.matching import RegisterIndex
 from register.model import Actor, AuditRecord, Entry, Incident, IncidentStatus, Outcome, Status
+from register.normalise import fold
 from register.service import Register
 from register.store import AUDIT_FLOOR_DAYS
 
@@ -146,8 +147,12 @@ async def run_retention(register: Register, policy: RetentionPolicy, actor: Acto
             await register.store.delete_incident(purge.ref)
             register.index.remove(purge.ref)
     purged_audit = await register.store.purge_audit(plan.audit_before) if plan.audit_before else 0
+    # unfinished report drafts past their 14 days, delivered messages' leftovers, old claims: reads already hide
+    # them; this frees the space (Cosmos DB's TTL does the same by itself)
+    expired = await register.store.purge_expired_documents()
     await register.audit(actor, "retention", conversation_type="cli",
-                         outcome=f"purged {len(plan.purges)} documents, {purged_audit} audit records",
+                         outcome=f"purged {len(plan.purges)} documents, {purged_audit} audit records, "
+                                 f"{expired} expired working documents",
                          refs=[p.ref for p in plan.purges])
     return plan
 
@@ -193,11 +198,14 @@ async def subject_access(register: Register, actor: Actor, *, name: str = "", ad
         found.outcome = "ambiguous"
         found.candidates = [m.address.display() if m.address else (m.entry.person_name if m.entry else m.ref)
                             for m in result.matches]
-    elif result.outcome in (Outcome.ALERT, Outcome.PENDING):
+    # reports about that person, by the name (or another name) the reporter gave: a person's incidents are not
+    # indexed for checks (only properties are), but they are held about them
+    named = {i.ref for i in incidents.values() if name and _same_name(name, i)}
+    if result.outcome in (Outcome.ALERT, Outcome.PENDING) or (named and result.outcome is not Outcome.AMBIGUOUS):
         found.outcome = "found"
-        refs = {m.ref for m in result.matches}
+        refs = {m.ref for m in result.matches} if result.outcome in (Outcome.ALERT, Outcome.PENDING) else set()
         found.entries = [entries[r] for r in sorted(refs) if r in entries]
-        linked = {r for e in found.entries for r in e.incident_refs} | {r for r in refs if r in incidents}
+        linked = {r for e in found.entries for r in e.incident_refs} | {r for r in refs if r in incidents} | named
         found.incidents = [incidents[r] for r in sorted(linked) if r in incidents]
         seen: dict[str, AuditRecord] = {}
         for ref in sorted({e.ref for e in found.entries} | {i.ref for i in found.incidents}):
@@ -207,6 +215,14 @@ async def subject_access(register: Register, actor: Actor, *, name: str = "", ad
     await register.audit(actor, "subject_access", query=query, conversation_type="cli", outcome=found.outcome,
                          refs=[e.ref for e in found.entries] + [i.ref for i in found.incidents])
     return found
+
+
+def _same_name(name: str, incident: Incident) -> bool:
+    def key(text: str) -> str:
+        return " ".join(fold(text).casefold().split())
+
+    wanted = key(name)
+    return bool(wanted) and wanted in {key(incident.person_name), *(key(n) for n in incident.other_names.split(","))}
 
 
 def subject_access_html(found: SubjectAccess, generated_at: datetime) -> str:

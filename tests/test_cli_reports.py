@@ -71,3 +71,42 @@ def test_approvers_need_the_role_a_known_area_and_are_audited(db):
     audit = [json.loads(line) for line in run(db, "audit").stdout.splitlines()]
     assert [(r["action"], r["outcome"]) for r in audit if r["action"] == "approver_change"] == [
         ("approver_change", "added"), ("approver_change", "removed")]
+
+
+def test_subject_access_by_name_includes_the_reports_about_that_person(db):
+    add_incident(db, "INC-2026-000001")  # person "Gary Hollins" (see add_incident)
+    out = run(db, "sar", "--name", "gary  HOLLINS")
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout)
+    assert [i["ref"] for i in found["incidents"]] == ["INC-2026-000001"]
+    assert found["incidents"][0]["narrative"] == "Swore at me on the doorstep."  # everything held is exported
+    nobody = json.loads(run(db, "sar", "--name", "Somebody Else").stdout)
+    assert nobody["incidents"] == []
+
+
+def test_retention_run_purges_expired_report_drafts(db):
+    from datetime import timedelta
+
+    from register.store import Document
+
+    async def drafts() -> None:
+        store = await SQLiteStore.open(db)
+        try:
+            now = datetime.now(UTC)
+            await store.create_document(Document("draft", "u1", "report", {}, expires_at=now - timedelta(days=1)))
+            await store.create_document(Document("draft", "u2", "report", {}, expires_at=now + timedelta(days=1)))
+        finally:
+            await store.close()
+
+    async def left() -> list[str]:
+        store = await SQLiteStore.open(db)
+        try:
+            rows = store.conn  # the raw table: what is still stored, hidden or not
+            return await store._run(lambda: [r[0] for r in rows.execute("SELECT part FROM documents").fetchall()])
+        finally:
+            await store.close()
+
+    asyncio.run(drafts())
+    out = run(db, "retention", "run")
+    assert out.returncode == 0, out.stderr
+    assert asyncio.run(left()) == ["u2"]

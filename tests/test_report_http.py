@@ -203,3 +203,15 @@ async def test_nothing_personal_in_info_logs(configured, connector, teams, caplo
     logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= 20)
     for secret in ("Mill Lane", "Swore at me", "PR7 3QQ"):
         assert secret not in logged
+
+
+async def test_report_an_incident_here_from_a_check_card(configured, connector, teams):
+    await configured.post(teams.personal("check 99 Nowhere Road, Chorley"))
+    check_card = connector.sent[-1].cards[0]
+    [data] = [n["data"] for n in walk(check_card) if n.get("type") == "Action.Submit"
+              and n["data"].get("verb") == verbs.REPORT_START]
+    await configured.post(teams.submit(data))
+    card = connector.sent[-1].cards[0]
+    assert step_of(card) == "where"
+    values = {n["id"]: n.get("value") for n in walk(card) if n.get("type", "").startswith("Input.")}
+    assert values["address"] == "99 Nowhere Road, Chorley"
