@@ -23,10 +23,18 @@ MANAGER_USER = MANAGER.removeprefix("aad-")  # ActivityFactory makes the Entra o
 ADMIN_USER = "user-id-admin"
 
 
-@pytest.fixture
-def bot_env(tmp_path):
-    return {"REGISTER_DB": str(tmp_path / "register.db"), "REGISTER_DEMO": "1", "REGISTER_REFRESH_SECONDS": "0.2",
-            "REGISTER_ADMINS": f"aad-{ADMIN_USER}"}
+@pytest.fixture(params=["sqlite", pytest.param("cosmos", marks=pytest.mark.cosmos)])
+def bot_env(request, tmp_path):
+    """Every test here runs twice: on the embedded store and on the Cosmos DB wire server (a fresh database)."""
+    common = {"REGISTER_DEMO": "1", "REGISTER_REFRESH_SECONDS": "0.2", "REGISTER_ADMINS": f"aad-{ADMIN_USER}"}
+    if request.param == "sqlite":
+        return {"REGISTER_DB": str(tmp_path / "register.db"), **common}
+    from storage.cosmos_admin import init
+    from tests.cosmos_server import unique_database
+
+    env = {**request.getfixturevalue("cosmos_env"), "COSMOS_DATABASE": unique_database()}
+    asyncio.run(init(env))
+    return {**env, **common}
 
 
 @pytest.fixture
