@@ -170,6 +170,20 @@ def evidence(page, stack: LocalStack, workdir: Path, name: str) -> Iterator[None
 # -- driving the Playground ----------------------------------------------------------------------------------
 
 
+SCREENSHOTS = ROOT / "docs" / "screenshots" / "playground"
+
+
+def shoot(page, workdir: Path, name: str, card=None) -> Path:
+    """A screenshot of what the Playground shows (the card, or the whole page): into docs/screenshots/playground/
+    for the README with REPORT_SCREENSHOTS=1, into the test's folder otherwise."""
+    folder = SCREENSHOTS if os.environ.get("REPORT_SCREENSHOTS") == "1" else workdir
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    (card if card is not None else page).screenshot(path=str(path))
+    assert path.stat().st_size > 2000
+    return path
+
+
 def open_chat(page, name: str) -> None:
     page.get_by_role("treeitem", name=name).click()
     page.locator("[contenteditable=true]").first.wait_for()
@@ -248,7 +262,9 @@ def test_playground_listens_on_loopback_only(stack):
 def test_check_an_alert_address_in_the_personal_chat(browser_page, stack, workdir):
     page = browser_page
     with evidence(page, stack, workdir, "alert"):
-        card = ask_in_personal_chat(page, "check 12 High St").inner_text()
+        shown = ask_in_personal_chat(page, "check 12 High St")
+        shoot(page, workdir, "check-alert", shown)
+        card = shown.inner_text()
         assert ALERT_REF in card, card
         assert re.search(r"\balert\b", card, re.I), card
         assert "12 High Street" in card and "PR7 1AA" in card, card
@@ -367,6 +383,7 @@ def test_report_an_incident_through_its_cards_then_a_check_there_is_pending(brow
     with evidence(page, stack, workdir, "report"):
         card = ask_in_personal_chat(page, "report 7 Mill Lane, Chorley, PR7 3QQ")
         expect(card).to_contain_text("Step 1 of 3")
+        shoot(page, workdir, "report-step-1", card)
         choose(page, card, "Service area", "Housing")
         choose(page, card, "How it happened", "At a property")
         card.get_by_role("button", name="Next").click()
@@ -382,6 +399,7 @@ def test_report_an_incident_through_its_cards_then_a_check_there_is_pending(brow
         card.get_by_role("button", name="Next").click()
         expect(card).to_contain_text("Check your answers")
         expect(card).to_contain_text("Swore at me on the doorstep")
+        shoot(page, workdir, "report-review", card)
         card.get_by_role("button", name="Submit report").click()
         expect(card).to_contain_text("Report submitted")
         expect(card).to_contain_text("Megan Bowen")
@@ -407,6 +425,7 @@ def test_an_administrator_decides_a_pending_report_from_its_approval_card_and_th
         expect(card).to_contain_text("INC-2026-0101")
         card.locator(".ac-container", has_text="INC-2026-0101").get_by_role("button", name="Open").last.click()
         expect(card).to_contain_text("Decision needed")
+        shoot(page, workdir, "approval-card", card)
         choose(page, card, "Decision", "Restriction")
         choose(page, card, "Restrictions", "No lone visits")
         card.get_by_role("textbox", name=re.compile(r"^Staff guidance")).fill("Do not visit alone. Phone first.")
