@@ -43,11 +43,11 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
     """The command and card-verb table. `outbox` takes the messages to other people (approval cards, outcomes,
     notices), which the Teams edge delivers after the answer (`wake` tells it there is something to send)."""
     async def help_(request: Request) -> Reply:
-        return Reply(card=help_card())
+        return Reply(card=help_card(usage(request)))
 
     async def unknown(request: Request) -> Reply:
         # an empty message or a card without a verb just gets help; a word we don't know is said to be unknown
-        return Reply(card=help_card(messages.UNKNOWN_COMMAND if request.verb else None))
+        return Reply(card=help_card(usage(request), messages.UNKNOWN_COMMAND if request.verb else None))
 
     async def refused(request: Request) -> Reply:
         await register.audit(request.actor, "refused", query=request.verb, conversation_type=request.conversation_type,
@@ -55,6 +55,10 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
         return Reply(card=error_card(messages.NOT_ALLOWED))
 
     router = Router(role_of=register.role_of, fallback=unknown, refused=refused)
+
+    def usage(request: Request) -> list[tuple[str, str]]:
+        """The help card's list, from the router itself: the commands this person may use, with an example."""
+        return [(route.usage, route.summary) for route in router.commands_for(request.actor)]
 
     async def queue(*messages_: OutboxMessage) -> None:
         """Queue messages to other people in the store (durable), then wake the delivery."""
@@ -89,7 +93,8 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
         # reveal which addresses are flagged.
         return Reply(card=check_result_card(query, result, register.today()))
 
-    @router.command("check", "lookup", "search", summary="check an address, postcode or name")
+    @router.command("check", "lookup", "search", summary="check an address, postcode or name",
+                    usage="check 12 High St")
     async def check(request: Request) -> Reply:
         return await run_check(request, request.args)
 
@@ -98,7 +103,8 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
         query = request.data.get("query")
         return await run_check(request, query if isinstance(query, str) else "")
 
-    @router.command("audit", role=Role.ADMINISTRATOR, summary="who looked at or changed an entry")
+    @router.command("audit", role=Role.ADMINISTRATOR, summary="who looked at or changed an entry",
+                    usage="audit MCR-2026-0001")
     async def audit(request: Request) -> Reply:
         ref = request.args.strip().upper()
         if not REF.match(ref):
@@ -106,7 +112,8 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
         records = await register.audit_trail(ref, request.actor, request.conversation_type)
         return Reply(card=audit_card(ref, records))
 
-    @router.command("lift", role=Role.APPROVER, summary="lift an active entry, with the reason")
+    @router.command("lift", role=Role.APPROVER, summary="lift an active entry, with the reason",
+                    usage="lift MCR-2026-0001 moved away")
     async def lift(request: Request) -> Reply:
         ref, _, reason = request.args.strip().partition(" ")
         ref = ref.upper()
@@ -150,7 +157,7 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
         # what happened to a colleague is personal data: the cards go 1:1 whatever the conversation
         return Reply(card=report_card(outcome))
 
-    @router.command("report", summary="report an incident (in your personal chat)",
+    @router.command("report", summary="report an incident (in your personal chat)", usage="report 12 High St",
                     notice=messages.REPORT_SENT_PRIVATELY)
     async def report(request: Request) -> Reply:
         return report_reply(await reporting.begin(request.actor, " ".join(request.args.split())[:MAX_QUERY]))
@@ -334,7 +341,7 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
                                   track=f"approval:{ref}", id=f"answer:{ref}:{number}"))
         return Reply(card=error_card(messages.ANSWER_SENT))
 
-    @router.command("pending", role=Role.APPROVER, summary="reports waiting for a decision")
+    @router.command("pending", role=Role.APPROVER, summary="reports waiting for a decision", usage="pending")
     async def pending(request: Request) -> Reply:
         waiting = await approvals.pending()
         await register.audit(request.actor, "pending_view", conversation_type=request.conversation_type,
@@ -366,7 +373,8 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
                                                            values=typed))
         return Reply(card=error_card(messages.REVIEW_REFUSAL.get(outcome.reason, messages.NOT_ALLOWED)))
 
-    @router.command("entry", role=Role.APPROVER, summary="an entry, its dates and its history")
+    @router.command("entry", role=Role.APPROVER, summary="an entry, its dates and its history",
+                    usage="entry MCR-2026-0001")
     async def entry(request: Request) -> Reply:
         ref = entry_ref(request.args)
         if not REF.match(ref):
@@ -378,7 +386,8 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
             return Reply(card=error_card(messages.NO_SUCH_ENTRY))
         return Reply(card=review_cards.entry_card(saved.value))
 
-    @router.command("notified", role=Role.APPROVER, summary="record when the customer was told in writing")
+    @router.command("notified", role=Role.APPROVER, summary="record when the customer was told in writing",
+                    usage="notified MCR-2026-0001 2026-12-01")
     async def notified(request: Request) -> Reply:
         parts = request.args.split()
         ref = parts[0].upper() if parts else ""
@@ -393,7 +402,8 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
             return Reply(card=error_card(messages.NO_SUCH_ENTRY))
         return Reply(card=error_card(messages.notified(ref, day)))
 
-    @router.command("appeal", role=Role.ADMINISTRATOR, summary="record a customer's appeal against an entry")
+    @router.command("appeal", role=Role.ADMINISTRATOR, summary="record a customer's appeal against an entry",
+                    usage="appeal MCR-2026-0001 2026-12-01 the grounds")
     async def appeal(request: Request) -> Reply:
         parts = request.args.strip().split(" ", 2)
         ref = parts[0].upper() if parts else ""

@@ -78,6 +78,8 @@ class Route:
     summary: str
     #: what a group chat or channel is told when this verb's reply goes 1:1 (None: "the result was sent")
     notice: str | None = None
+    #: how it is typed, with an example, for the help card ("check 12 High St")
+    usage: str = ""
 
 
 class Router:
@@ -89,10 +91,10 @@ class Router:
         self._refused = refused
 
     def command(self, verb: str, *aliases: str, role: Role = Role.STAFF, summary: str = "",
-                notice: str | None = None):
+                notice: str | None = None, usage: str = ""):
         def register(handler: Handler) -> Handler:
             for name in (verb, *aliases):
-                self._commands[name] = Route(verb, handler, role, summary, notice)
+                self._commands[name] = Route(verb, handler, role, summary, notice, usage or verb)
             return handler
 
         return register
@@ -103,6 +105,11 @@ class Router:
             return handler
 
         return register
+
+    def commands_for(self, actor: Actor) -> list[Route]:
+        """The commands this person may use, in the order they were registered: what the help card lists."""
+        role = self._role_of(actor)
+        return [route for route in self.commands if allows(role, route.role)]
 
     def notice_for(self, verb: str, *, card: bool = False) -> str | None:
         """The shared conversation's line for a verb: fixed by what was asked, never by how it turned out."""

@@ -12,7 +12,7 @@ reference.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -304,8 +304,9 @@ def none_card(query: str, matches: tuple[Match, ...], today: date) -> dict[str, 
 # --- help and errors ----------------------------------------------------------------------------------------
 
 
-def help_card(lead: str | None = None) -> dict[str, Any]:
-    """The commands, each with an example. `lead` (a constant such as messages.UNKNOWN_COMMAND) goes first."""
+def help_card(commands: Sequence[tuple[str, str]], lead: str | None = None) -> dict[str, Any]:
+    """The commands (how each is typed, with an example, and what it does: the router's own list, so help never
+    drifts from what the bot does). `lead` (a constant such as messages.UNKNOWN_COMMAND) goes first."""
     body: list[Element] = []
     if lead:
         body.append(text_block(plain(lead, 500), weight="bolder"))
@@ -313,12 +314,13 @@ def help_card(lead: str | None = None) -> dict[str, Any]:
         text_block(m.HELP_TITLE, size="medium", weight="bolder", style="heading",
                    spacing="medium" if lead else None),
         text_block(m.HELP_INTRO, spacing="small"),
+        text_block(m.HELP_CHECK_TIP, spacing="none", is_subtle=True),
     ]
-    for command, explanation in m.HELP_COMMANDS:
+    for command, explanation in commands:
         body.append(container(
             [
-                text_block(f"**{command}**"),
-                text_block(explanation, spacing="none", is_subtle=True),
+                text_block(f"**{plain(command, 100)}**"),
+                text_block(plain(explanation[:1].upper() + explanation[1:], 200), spacing="none", is_subtle=True),
             ],
             spacing="medium",
         ))

@@ -262,11 +262,13 @@ NONE_FALLBACK = "No alert on the register. No alert is no guarantee: follow the 
 
 HELP_TITLE = "Managed Contact Register"
 HELP_INTRO = "Check a property or a person before a visit or a call."
-HELP_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("check 12 High St",
-     "Check an address. A postcode (check PR7 1AA) or a name (check Jane Smith) also works."),
-    ("help", "Show this list."),
+#: the help card's sample list (tests, screenshots); the bot builds its own from the router (bot/handlers.py)
+HELP_SAMPLE: tuple[tuple[str, str], ...] = (
+    ("check 12 High St", "check an address, postcode or name"),
+    ("report 12 High St", "report an incident (in your personal chat)"),
+    ("help", "list the commands"),
 )
+HELP_CHECK_TIP = "A postcode (check PR7 1AA) or a name (check Jane Smith) works too."
 HELP_PRIVACY = "In channels and group chats, @mention me: I send results to you privately."
 HELP_FALLBACK = "Type: check 12 High St (or a postcode, or a name), or help."
 

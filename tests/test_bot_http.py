@@ -100,6 +100,23 @@ async def test_help_and_unknown_verbs_get_the_help_card(bot, connector, teams):
     assert messages.UNKNOWN_COMMAND in cards[1] and messages.UNKNOWN_COMMAND in cards[2]
 
 
+async def test_help_lists_the_routers_commands_that_the_asker_may_use(bot, connector, teams, register):
+    from bot.app import BOT
+    from register.model import Actor
+    from register.permissions import Role
+
+    router = bot.app[BOT].router
+    await bot.post(teams.personal("help"))
+    staff_help = json.dumps(connector.sent[-1].cards)
+    for route in router.commands:
+        # every staff command, and no approver's or administrator's
+        assert (route.usage in staff_help) == (route.role is Role.STAFF), route.verb
+    await register.set_role(f"aad-{teams.user_id}", Role.ADMINISTRATOR, Actor("cli:test"))
+    await bot.post(teams.personal("help"))
+    admin_help = json.dumps(connector.sent[-1].cards)
+    assert all(route.usage in admin_help for route in router.commands)
+
+
 async def test_empty_check_asks_what_to_check_and_audits_nothing(bot, connector, teams, store):
     await bot.post(teams.personal("check"))
     [reply] = connector.sent

@@ -460,11 +460,11 @@ def test_the_query_is_echoed_on_every_result_card():
 
 
 def test_help_card_lists_the_commands_with_examples_and_private_results():
-    text = all_text(help_card())
+    text = all_text(help_card(messages.HELP_SAMPLE))
     assert "check 12 High St" in text and "PR7 1AA" in text and "Jane Smith" in text
     assert "**help**" in text
     assert "privately" in text and "channels and group chats" in text
-    assert messages.UNKNOWN_COMMAND in all_text(help_card(messages.UNKNOWN_COMMAND))
+    assert messages.UNKNOWN_COMMAND in all_text(help_card(messages.HELP_SAMPLE, messages.UNKNOWN_COMMAND))
 
 
 @pytest.mark.parametrize("name", samples.ERROR_MESSAGES)

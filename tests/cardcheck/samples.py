@@ -119,8 +119,8 @@ def sample_cards() -> dict[str, dict[str, Any]]:
         "none": check("99 Nowhere Road, Chorley", Outcome.NONE),
         "none_hostile": check(HOSTILE_QUERY, Outcome.NONE),
         "none_long": check(LONG_QUERY, Outcome.NONE),
-        "help": help_card(),
-        "help_unknown": help_card(messages.UNKNOWN_COMMAND),
+        "help": help_card(messages.HELP_SAMPLE),
+        "help_unknown": help_card(messages.HELP_SAMPLE, messages.UNKNOWN_COMMAND),
         "error_hostile": error_card(HOSTILE_QUERY),
     }
     for name in ERROR_MESSAGES:
