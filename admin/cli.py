@@ -178,7 +178,7 @@ async def _check(register: Register, args: argparse.Namespace) -> int:
                 print(json.dumps({"query": query, "outcome": "none", "matches": [],
                                   "error": "empty query"}), flush=True)
             continue
-        result = await register.check(query.strip(), actor, "cli")
+        result = await register.check(query.strip(), actor, "cli", ask_for_more=False)  # the CLI says `none`
         if args.json:
             print(json.dumps(_result_json(query, result)), flush=True)
         else:

@@ -14,10 +14,9 @@ from cards import report as report_cards
 from cards import review as review_cards
 from cards.admin import audit_card
 from cards.builders import check_result_card, error_card, help_card
-from register.address import needs_more
 from register.approvals import AlreadyDecided, Approvals, Decided, Invalid
 from register.flows import Move
-from register.model import Actor, Incident, IncidentStatus, Outcome
+from register.model import Actor, Incident, IncidentStatus
 from register.outbox import Message as OutboxMessage
 from register.outbox import Outbox
 from register.permissions import Role
@@ -83,7 +82,7 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
                               register.roles.holders(Role.ADMINISTRATOR)))
             return Reply(card=error_card(messages.rate_limited(limited.limit)))
         result = await register.check(query, request.actor, request.conversation_type)
-        if result.outcome is Outcome.NONE and needs_more(query):
+        if result.vague:
             # "No alert" for 'High Street' or '12' would be a clear nobody can rely on: ask for the property.
             return Reply(card=error_card(messages.NEED_MORE))
         log.debug("check by %s in %s: %s (%d match(es))", request.actor.user_id, request.conversation_type,

@@ -74,6 +74,9 @@ class LookupResult:
     # PENDING: the pending entries / pending incidents at that property
     # AMBIGUOUS: one Match per candidate property, at most 5, best first
     # NONE: ()
+    #: NONE for a query too vague for "no alert" to mean anything ('12', 'High Street'): the user is asked for the
+    #: property instead, and the audit trail says so (Register.check)
+    vague: bool = False
 
 
 _NONE = LookupResult(Outcome.NONE, ())

@@ -11,12 +11,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
+from register.address import needs_more
 from register.matching import LookupResult, RegisterIndex
-from register.model import Actor, AuditRecord, Entry, Incident, Status
+from register.model import Actor, AuditRecord, Entry, Incident, Outcome, Status
 from register.permissions import ROLES_SETTING, Role, RoleTable
 from register.store import Changes, Conflict, Saved, Store
 
 log = logging.getLogger(__name__)
+
+
+#: the audited outcome of a check that was too vague to answer: the user was asked for the property
+NEED_MORE = "need_more"
 
 
 def utc_now() -> datetime:
@@ -140,16 +145,21 @@ class Register:
 
     # -- use cases --------------------------------------------------------------------------------------
 
-    async def check(self, query: str, actor: Actor, conversation_type: str) -> LookupResult:
+    async def check(self, query: str, actor: Actor, conversation_type: str, *, ask_for_more: bool = True
+                    ) -> LookupResult:
+        """Look up and audit what the user is told. With `ask_for_more` (Teams), a query too vague for "no alert"
+        to mean anything comes back `vague` and is audited as `need_more`: the user is asked for the property."""
         if not self.loaded:
             await self.refresh()  # raises StoreUnavailable while the store is still out of reach
         result = self.index.lookup(query)
+        if ask_for_more and result.outcome is Outcome.NONE and needs_more(query):
+            result = replace(result, vague=True)
         await self.audit(
             actor,
             "check",
             query=query,
             conversation_type=conversation_type,
-            outcome=result.outcome.value,
+            outcome=NEED_MORE if result.vague else result.outcome.value,
             refs=tuple(m.ref for m in result.matches),
         )
         return result

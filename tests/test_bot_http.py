@@ -271,13 +271,18 @@ async def test_an_entry_written_by_another_process_alerts_within_seconds(bot, bo
     assert "MCR-2026-0500" in json.dumps(connector.sent[0].cards)
 
 
-async def test_a_vague_query_that_finds_nothing_asks_for_the_property_instead_of_clearing(bot, connector, teams):
-    for query in ("12", "High Street", "flat 2", "Chorley", "pr7", "Flat 2, High Street"):
+async def test_a_vague_query_that_finds_nothing_asks_for_the_property_instead_of_clearing(bot, connector, teams,
+                                                                                           store):
+    vague = ("12", "High Street", "flat 2", "Chorley", "pr7", "Flat 2, High Street")
+    for query in vague:
         connector.sent.clear()
         await bot.post(teams.personal(f"check {query}"))
         card = json.dumps(connector.sent[0].cards)
         assert messages.NEED_MORE in card, query
         assert messages.NO_GUARANTEE not in card, query
+    # the audit trail records what the user was told: asked for the property, not "no alert"
+    audited = {r.query: r.outcome for r in await store.list_audit() if r.action == "check"}
+    assert {q: audited[q] for q in vague} == dict.fromkeys(vague, "need_more")
     connector.sent.clear()
     await bot.post(teams.personal("check Karen Pilling"))  # a person's name is specific
     assert "MCR-2026-0005" in json.dumps(connector.sent[0].cards)
