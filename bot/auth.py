@@ -420,26 +420,3 @@ class FixedTokenCredentialFactory(ServiceClientCredentialsFactory):
         if app_id != self.app_id:
             raise PermissionError("credentials requested for another app id")
         return _FixedTokenCredentials(app_id, self.token, oauth_scope)
-
-
-# ---------------------------------------------------------------- tenants
-
-def parse_tenant_allow_list(value: str | None) -> frozenset[str]:
-    """A `REGISTER_TENANTS` value (tenant ids separated by commas or whitespace) as a normalised set."""
-    return frozenset(part.strip().lower() for part in (value or "").replace(",", " ").split() if part.strip())
-
-
-def tenant_allowed(activity_tenant: str | None, allowed: frozenset[str], *,
-                   authenticated: bool = True) -> bool:
-    """Whether an activity from `activity_tenant` (bot.teams.tenant_of) may be served.
-
-    Tenant ids are compared case-insensitively. An EMPTY allow-list means "allow every tenant" ONLY for
-    unauthenticated local development (`authenticated=False`, which Settings allows on loopback only);
-    with authentication on, an empty list allows nothing (fail closed), so production must name the
-    council's tenant. An activity without a tenant id is refused whenever the list is not empty. The tenant
-    in the body is not covered by the JWT: this relies on the Bot Framework connector reporting it
-    truthfully, which is why it is a second line behind authentication, not a replacement."""
-    if not allowed:
-        return not authenticated
-    tenant = (activity_tenant or "").strip().lower()
-    return bool(tenant) and tenant in {t.strip().lower() for t in allowed}

@@ -19,7 +19,8 @@ def is_loopback(host: str) -> bool:
 
 
 def _set(value: str | None) -> frozenset[str]:
-    return frozenset(v.strip().lower() for v in (value or "").split(",") if v.strip())
+    """A list setting (REGISTER_TENANTS, REGISTER_ADMINS): ids separated by commas or white space, lower case."""
+    return frozenset(part.lower() for part in (value or "").replace(",", " ").split())
 
 
 def _flag(value: str | None) -> bool:
@@ -93,12 +94,15 @@ class Settings:
     def authenticated(self) -> bool:
         return bool(self.app_id)
 
-    def tenant_allowed(self, tenant_id: str) -> bool:
-        """With an allow-list, only those tenants. Without one, every tenant only when unauthenticated (local
-        development); an authenticated bot without a list allows nobody (and startup_problem refuses to start)."""
+    def tenant_allowed(self, tenant_id: str | None) -> bool:
+        """With an allow-list, only those tenants (compared case-insensitively; an activity without a tenant id is
+        refused). Without one, every tenant only when unauthenticated (local development); an authenticated bot
+        without a list allows nobody (and startup_problem refuses to start). The tenant in the body is not covered
+        by the JWT: this relies on the connector reporting it truthfully, a second line behind authentication."""
         if not self.tenants:
             return not self.authenticated
-        return tenant_id.strip().lower() in self.tenants
+        tenant = (tenant_id or "").strip().lower()
+        return bool(tenant) and tenant in self.tenants
 
     def startup_problem(self) -> str | None:
         """Why the bot must not start with these settings, or None."""

@@ -32,9 +32,7 @@ from bot import auth
 from bot.auth import (
     FixedTokenCredentialFactory,
     authenticate,
-    parse_tenant_allow_list,
     process_authenticated,
-    tenant_allowed,
 )
 from bot.settings import BotConfig, Settings
 from bot.teams import AdaptiveCardInvokeBody
@@ -509,15 +507,16 @@ async def test_the_fixed_token_factory():
         FixedTokenCredentialFactory("", FIXED_TOKEN)
 
 
-def test_tenant_allow_list():
-    allowed = parse_tenant_allow_list(f" {TENANT.upper()}, 11111111-1111-1111-1111-111111111111 ")
-    assert allowed == frozenset({TENANT, "11111111-1111-1111-1111-111111111111"})
-    assert tenant_allowed(TENANT, allowed)
-    assert tenant_allowed(TENANT.upper(), allowed)
-    assert not tenant_allowed("22222222-2222-2222-2222-222222222222", allowed)
-    assert not tenant_allowed("", allowed) and not tenant_allowed(None, allowed)
-    assert not tenant_allowed(TENANT, frozenset())  # authenticated: an empty list allows nobody
-    assert tenant_allowed(TENANT, frozenset(), authenticated=False)  # loopback development only
-    assert tenant_allowed("", frozenset(), authenticated=False)
-    assert not tenant_allowed("", allowed, authenticated=False)
-    assert parse_tenant_allow_list(None) == frozenset() == parse_tenant_allow_list(" , ")
+def test_tenant_allow_list_the_running_one():
+    """One implementation, the one the app runs (Settings.tenant_allowed, handed to RegisterBot)."""
+    both = f" {TENANT.upper()}, 11111111-1111-1111-1111-111111111111  22222222-2222-2222-2222-222222222222,"
+    settings = Settings.from_env({"MicrosoftAppId": APP_ID, "REGISTER_TENANTS": both})
+    assert settings.tenants == frozenset({TENANT, "11111111-1111-1111-1111-111111111111",
+                                          "22222222-2222-2222-2222-222222222222"})
+    assert settings.tenant_allowed(TENANT) and settings.tenant_allowed(TENANT.upper())
+    assert not settings.tenant_allowed("33333333-3333-3333-3333-333333333333")
+    assert not settings.tenant_allowed("") and not settings.tenant_allowed(None)
+    authenticated_without_list = Settings.from_env({"MicrosoftAppId": APP_ID, "REGISTER_TENANTS": " , "})
+    assert authenticated_without_list.tenants == frozenset() and not authenticated_without_list.tenant_allowed(TENANT)
+    local = Settings.from_env({})
+    assert local.tenant_allowed(TENANT) and local.tenant_allowed("")  # loopback development only
