@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+from register.config import id_list
 from register.csvio import read_csv, write_csv
 from register.demo import load_demo
 from register.governance import PolicyError, RetentionPolicy, run_retention, subject_access, subject_access_html
@@ -34,7 +35,7 @@ def _actor() -> Actor:
 
 
 def _csv_env(name: str) -> list[str]:
-    return [v.strip() for v in os.environ.get(name, "").split(",") if v.strip()]
+    return sorted(id_list(os.environ.get(name)))
 
 
 def _parser() -> argparse.ArgumentParser:

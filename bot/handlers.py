@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from datetime import date
 
@@ -16,7 +15,7 @@ from cards.admin import audit_card
 from cards.builders import check_result_card, error_card, help_card
 from register.approvals import AlreadyDecided, Approvals, Decided, Invalid
 from register.flows import Move
-from register.model import Actor, Incident, IncidentStatus
+from register.model import REF_PATTERN, Actor, Incident, IncidentStatus
 from register.outbox import Message as OutboxMessage
 from register.outbox import Outbox
 from register.permissions import Role
@@ -35,7 +34,7 @@ from register.service import Lifted, Register
 log = logging.getLogger(__name__)
 
 MAX_QUERY = 200
-REF = re.compile(r"^[A-Za-z]{2,5}-\d{4}-\d{3,6}$")
+
 
 def build_router(register: Register, outbox: Outbox | None = None, wake: Callable[[], None] | None = None
                  ) -> Router:
@@ -106,7 +105,7 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
                     usage="audit MCR-2026-0001")
     async def audit(request: Request) -> Reply:
         ref = request.args.strip().upper()
-        if not REF.match(ref):
+        if not REF_PATTERN.match(ref):
             return Reply(card=error_card(messages.AUDIT_NEEDS_REF))
         records = await register.audit_trail(ref, request.actor, request.conversation_type)
         return Reply(card=audit_card(ref, records))
@@ -116,7 +115,7 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
     async def lift(request: Request) -> Reply:
         ref, _, reason = request.args.strip().partition(" ")
         ref = ref.upper()
-        if not REF.match(ref):
+        if not REF_PATTERN.match(ref):
             return Reply(card=error_card(messages.LIFT_NEEDS_REF))
         if not reason.strip():
             return Reply(card=error_card(messages.LIFT_NEEDS_REASON))
@@ -376,7 +375,7 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
                     usage="entry MCR-2026-0001")
     async def entry(request: Request) -> Reply:
         ref = entry_ref(request.args)
-        if not REF.match(ref):
+        if not REF_PATTERN.match(ref):
             return Reply(card=error_card(messages.ENTRY_NEEDS_REF))
         saved = await register.store.get_entry(ref)
         await register.audit(request.actor, "entry_view", query=ref, conversation_type=request.conversation_type,
@@ -394,7 +393,7 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
             day = date.fromisoformat(parts[1]) if len(parts) == 2 else None
         except ValueError:
             day = None
-        if not REF.match(ref) or day is None or day > register.today():
+        if not REF_PATTERN.match(ref) or day is None or day > register.today():
             return Reply(card=error_card(messages.NOTIFIED_NEEDS))
         saved = await register.record_notified(ref, day, request.actor, request.conversation_type)
         if saved is None:
@@ -411,7 +410,8 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
         except ValueError:
             received = None
         grounds = parts[2].strip()[:2000] if len(parts) == 3 else ""
-        if reviews is None or not REF.match(ref) or received is None or received > register.today() or not grounds:
+        if (reviews is None or not REF_PATTERN.match(ref) or received is None or received > register.today()
+                or not grounds):
             return Reply(card=error_card(messages.APPEAL_NEEDS))
         saved = await register.store.get_entry(ref)
         areas = []

@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-
-def is_loopback(host: str) -> bool:
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _set(value: str | None) -> frozenset[str]:
-    """A list setting (REGISTER_TENANTS, REGISTER_ADMINS): ids separated by commas or white space, lower case."""
-    return frozenset(part.lower() for part in (value or "").replace(",", " ").split())
-
-
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+from register.config import flag, id_list, is_loopback
 
 
 def _minutes(name: str, value: str | None, default: float) -> float:
@@ -79,11 +61,11 @@ class Settings:
             app_tenant_id=env.get("MicrosoftAppTenantId", ""),
             host=env.get("REGISTER_HOST", "") or "127.0.0.1",
             port=int(env.get("REGISTER_PORT", "") or 3978),
-            allow_unauthenticated=_flag(env.get("REGISTER_ALLOW_UNAUTHENTICATED")),
-            demo_if_empty=_flag(env.get("REGISTER_DEMO")),
+            allow_unauthenticated=flag(env.get("REGISTER_ALLOW_UNAUTHENTICATED")),
+            demo_if_empty=flag(env.get("REGISTER_DEMO")),
             refresh_seconds=float(env.get("REGISTER_REFRESH_SECONDS", "") or 3.0),
-            tenants=_set(env.get("REGISTER_TENANTS")),
-            admins=_set(env.get("REGISTER_ADMINS")),
+            tenants=id_list(env.get("REGISTER_TENANTS")),
+            admins=id_list(env.get("REGISTER_ADMINS")),
             checks_per_hour=int(env.get("REGISTER_CHECKS_PER_HOUR", "") or 60),
             seal_minutes=_minutes("REGISTER_SEAL_MINUTES", env.get("REGISTER_SEAL_MINUTES"), 10.0),
             reviews_hour=_hour("REGISTER_REVIEWS_HOUR", env.get("REGISTER_REVIEWS_HOUR"), 6),

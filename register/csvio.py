@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
 from register.address import parse_address
-from register.model import Entry, Restriction, Status, Subject
+from register.model import REF_PATTERN, Entry, Restriction, Status, Subject
 
 COLUMNS = ("ref", "subject", "person_name", "address", "postcode", "restrictions", "guidance", "contact",
            "status", "decided_on", "review_on", "expires_on")
-REF_PATTERN = re.compile(r"^[A-Z]{2,5}-\d{4}-\d{3,6}$")
 MAX_FIELD = 2000
 
 

@@ -6,10 +6,14 @@ Plain dataclasses with explicit JSON round-tripping, so every storage backend st
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+
+#: A register reference: 'MCR-2026-0001', 'INC-2026-000123' (upper case; readers upper-case what is typed)
+REF_PATTERN = re.compile(r"^[A-Z]{2,5}-\d{4}-\d{3,6}$")
 
 
 class Subject(StrEnum):

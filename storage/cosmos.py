@@ -60,6 +60,7 @@ from azure.cosmos.aio import ContainerProxy, CosmosClient, DatabaseProxy
 from azure.cosmos.documents import ConnectionPolicy, RetryOptions
 from azure.cosmos.exceptions import CosmosClientTimeoutError, CosmosHttpResponseError
 
+from register.config import flag
 from register.model import AuditRecord, ConversationRef, Entry, Incident
 from register.sealing import Seal, epoch_us, utc
 from register.store import AUDIT_FLOOR_DAYS, Changes, Conflict, Document, Saved, StoreUnavailable
@@ -71,7 +72,6 @@ T = TypeVar("T")
 # -- settings --------------------------------------------------------------------------------------
 
 DEFAULT_DATABASE = "register"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 PK_PATH = "/pk"
 
 ENTRIES, INCIDENTS, AUDIT = "entries", "incidents", "audit"
@@ -144,8 +144,11 @@ INDEXING_POLICIES: dict[str, dict[str, Any]] = {
     },
 }
 
-_TRUE = frozenset({"1", "true", "yes", "on"})
 _NAME_FORBIDDEN = set('/\\#?')
+
+
+#: Stricter than register.config.is_loopback on purpose: TLS verification is skipped only for these exact hosts.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def is_loopback_endpoint(endpoint: str) -> bool:
@@ -162,7 +165,7 @@ def tls_verification(endpoint: str, insecure_local: str | None) -> bool:
     local wire server (COSMOS_INSECURE_LOCAL=1) AND the endpoint is this machine: the local server's
     certificate is self-signed and expired, and cannot be trusted through a CA bundle. A remote endpoint is
     verified whatever the setting says."""
-    asked = (insecure_local or "").strip().lower() in _TRUE
+    asked = flag(insecure_local)
     if not asked:
         return True
     if is_loopback_endpoint(endpoint):

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from bot.settings import is_loopback
+from register.config import is_loopback
 from tests.cosmos_server import cosmos_env, cosmos_server, fresh_cosmos_env  # noqa: F401 - shared fixtures
 from tests.teams import ActivityFactory, LocalConnector, start_bot
 
