@@ -107,7 +107,8 @@ async def messages_endpoint(request: web.Request) -> web.StreamResponse:
     caller = None
     if settings.authenticated:
         # Authenticate before anything else: without a valid token, a bare 401 whatever the body or its content
-        # type (nothing is read, parsed or explained). Our own wrapper: never the stock adapter's 500 (platform.md).
+        # type (nothing is read, parsed or explained). Our own wrapper: never the stock adapter's 500 (botbuilder
+        # 4.17.1 lets the error escape).
         caller = await authenticate_caller(adapter.bot_framework_authentication, request.headers.get("Authorization"))
         if caller is None:
             return unauthorized()
@@ -195,7 +196,7 @@ def create_app(settings: Settings, store: Store | None = None, *,
         gc.freeze()
         # The stock CloudAdapter over an authentication that reuses one connector client per service URL and
         # sends replies through a pooled aiohttp session (bot/connector.py): the SDK's per-turn construction
-        # cost is the bulk of a stock bot's CPU (platform.md, bench/).
+        # cost is the bulk of a stock bot's CPU (measured in bench/).
         adapter = build_adapter(settings, credentials_factory=credentials_factory)
         adapter.on_turn_error = _on_turn_error
         app[ADAPTER] = adapter

@@ -1,6 +1,6 @@
 """Authentication of requests to /api/messages, around the Bot Framework SDK (4.17.1).
 
-Why this exists (platform.md, "Known defect (security)"): with an app id configured, the stock
+Why this exists (a security defect of botbuilder 4.17.1): with an app id configured, the stock
 `CloudAdapter.process` answers **500**, not 401, to a request with no Authorization header or with a
 forged, expired, alg=none or unknown-key token, because the SDK lets AttributeError, IndexError and PyJWT
 errors escape. Here every authentication failure becomes `None` from `authenticate` and a bare 401 from

@@ -42,7 +42,7 @@ SHARED = "groupChat"  # what a conversation that does not say it is personal (or
 
 class AdaptiveCardInvokeBody(Model):
     """The body of an `adaptiveCard/action` invoke response. A msrest Model, so the aiohttp integration serialises
-    it once (the SDK's own path serialises twice and answers 500: platform.md)."""
+    it once (the SDK's own path in botbuilder 4.17.1 serialises twice and answers 500)."""
 
     _attribute_map = {
         "status_code": {"key": "statusCode", "type": "int"},
@@ -180,7 +180,7 @@ class RegisterBot(ActivityHandler):
     @staticmethod
     def _invoke_response(body: AdaptiveCardInvokeBody) -> InvokeResponse:
         # Not ActivityHandler._create_invoke_response: it serialises the body, and the aiohttp integration then
-        # serialises it again and answers 500 (platform.md). Hand over the Model; it is serialised once.
+        # serialises it again and answers 500 (a botbuilder 4.17.1 defect). Hand over the Model; it is serialised once.
         return InvokeResponse(status=200, body=body)
 
     @staticmethod

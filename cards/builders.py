@@ -5,7 +5,8 @@ from cards.messages goes through cards.text.plain (markdown-escaped, length-capp
 TextBlock.
 
 The alert card carries personal detail (a name, an address, staff guidance). It is built for the person who
-asked, in a personal chat; the caller must never post it in a channel or group chat (domain.md, need to know).
+asked, in a personal chat; the caller must never post it in a channel or group chat (need to know: the policy's
+data-protection rules).
 It never shows an incident narrative: it reads only the entry's restrictions, guidance, contact, dates and
 reference.
 """
@@ -51,7 +52,7 @@ CARD_BUDGET_BYTES = 24 * 1024  # well under Teams' 28 KB, leaving room for the a
 
 
 def check_result_card(query: str, result: LookupResult, today: date) -> dict[str, Any]:
-    """The answer to `check <query>`: one card per outcome (domain.md, 'What a check shows')."""
+    """The answer to `check <query>`: one card per outcome (the policy: what a check shows)."""
     builders: dict[Outcome, Callable[[str, tuple[Match, ...], date], dict[str, Any]]] = {
         Outcome.ALERT: alert_card,
         Outcome.BUILDING: building_card,

@@ -94,7 +94,7 @@ SOMETHING_WENT_WRONG = (
     "if it keeps happening, tell the register administrators."
 )
 
-# --- restrictions as guidance for staff (domain.md, 'The menu of restrictions') -----------------------------
+# --- restrictions as guidance for staff (the policy's menu of restrictions) -----------------------------
 
 RESTRICTION_GUIDANCE: Mapping[Restriction, str] = MappingProxyType({
     Restriction.SINGLE_POINT_OF_CONTACT: (

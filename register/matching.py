@@ -1,6 +1,6 @@
 """The in-memory lookup index: what a check shows for an address, a postcode or a person's name.
 
-Safety rules (domain.md, "What a check shows" and "Addresses"):
+Safety rules (the policy on what a check shows, and how staff type addresses):
 
 - The house number, the flat and the postcode are exact conditions. 12 never matches 112; 12A is not 12; Flat 1 is not
   Flat 2 (that is a BUILDING notice). A postcode on both sides must be equal; a missing one is not a mismatch.

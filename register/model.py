@@ -31,7 +31,7 @@ class Status(StrEnum):
 
 
 class Restriction(StrEnum):
-    """The menu of restrictions in the policy (domain.md). Codes are the import format's codes."""
+    """The menu of restrictions in the policy (the council's policy). Codes are the import format's codes."""
 
     SINGLE_POINT_OF_CONTACT = "single_point_of_contact"
     WRITTEN_CONTACT_ONLY = "written_contact_only"
@@ -44,7 +44,7 @@ class Restriction(StrEnum):
 
 
 class Outcome(StrEnum):
-    """Exactly one outcome per check (domain.md, 'What a check shows')."""
+    """Exactly one outcome per check (the policy: what a check shows)."""
 
     ALERT = "alert"
     BUILDING = "building"
@@ -180,7 +180,7 @@ class Entry:
 
     def is_live(self, today: date) -> bool:
         """Active and inside its dates. Expiry is decided by date, never by a store's TTL: at the review date the
-        restriction lapses unless a review extends it (domain.md)."""
+        restriction lapses unless a review extends it (the council's policy)."""
         if self.status is not Status.ACTIVE:
             return False
         if self.review_on and today > self.review_on:

@@ -2,7 +2,7 @@
 
 Four steps, each short enough for a phone: where and when; what happened; who, and what next; check and submit.
 The lists (service areas, contact methods, behaviour categories, recommendations, restrictions) come from the
-policy (domain.md); the service areas and the approvers for each are the council's configuration, supplied by the
+council's policy; the service areas and the approvers for each are the council's configuration, supplied by the
 context. The rules here are the server's: the card carries hints (`isRequired`, `maxLength`), the server decides.
 """
 

@@ -1,6 +1,6 @@
 """An entry's life after the decision: review reminders, extension, amendment, lifting, and expiry.
 
-Policy (domain.md): the review date is at most 6 months after the decision, the expiry at most 12 months unless a
+The council's policy: the review date is at most 6 months after the decision, the expiry at most 12 months unless a
 review extends it; at the review date the restriction lapses unless a review extends it; the approver is reminded
 before it is due, and the administrators are told when it is overdue.
 

@@ -214,7 +214,7 @@ class Register:
         return outcome
 
     async def record_notified(self, ref: str, day: date, actor: Actor, conversation_type: str) -> Entry | None:
-        """The day the customer was told in writing (domain.md: the entry records it); etag-checked, audited."""
+        """The day the customer was told in writing (the policy: the entry records it); etag-checked, audited."""
         for _ in range(10):
             saved = await self.store.get_entry(ref)
             if saved is None:

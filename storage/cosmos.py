@@ -7,7 +7,7 @@ COSMOS_CONTAINER_PREFIX:
   entries        pk = entry ref        id = entry ref      one document per partition; etag writes
   incidents      pk = incident ref     id = incident ref   the same
   audit          pk = UTC day of `at`  id = record id      append-only; `refs` is an array (ARRAY_CONTAINS)
-  conversations  pk = Teams user id    id = user id        upserted on every message, point reads
+  conversations  pk = Teams user id    id = user id        saved once per user and chat by each instance, point reads
   counters       pk = counter name     id = counter name   etag read-modify-write (numbers, rate windows)
   settings       pk = setting name     id = setting name   small documents (the role table), etag writes
   seals          pk = 'chain'          id = seal number    append-only seals of the audit trail (register/sealing.py)
