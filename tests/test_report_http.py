@@ -215,3 +215,23 @@ async def test_report_an_incident_here_from_a_check_card(configured, connector, 
     assert step_of(card) == "where"
     values = {n["id"]: n.get("value") for n in walk(card) if n.get("type", "").startswith("Input.")}
     assert values["address"] == "99 Nowhere Road, Chorley"
+
+
+@pytest.mark.parametrize("step, broken, field", [
+    ("where", {**WHERE, "service_area": ""}, "Please choose your service area"),
+    ("what", {**WHAT, "description": ""}, "Please describe what happened"),
+    ("who", {**WHO, "approver": ""}, "Please choose who should decide"),
+])
+async def test_a_problem_at_each_step_comes_back_with_everything_typed(configured, connector, teams, step, broken,
+                                                                        field):
+    card = await start_report(configured, teams, connector)
+    for name, values in (("where", WHERE), ("what", WHAT), ("who", WHO)):
+        if name == step:
+            break
+        card = await click(configured, teams, card, verbs.REPORT_NEXT, values)
+    again = await click(configured, teams, card, verbs.REPORT_NEXT, broken)
+    assert step_of(again) == step and field in json.dumps(again)
+    kept = {n["id"]: n.get("value") for n in walk(again) if n.get("type", "").startswith("Input.")}
+    for name, value in broken.items():
+        if value and kept.get(name) is not None and name not in ("injured", "police"):
+            assert kept[name] == value, name
