@@ -1,5 +1,5 @@
 """Every card verb, once: the card builders put these in their buttons and bot/handlers.py registers its card
-routes under the same names, so a button and its handler cannot drift apart (tests/test_verbs.py checks that every
+routes under the same names, so a button and its handler cannot drift apart (tests/test_router.py checks that every
 verb here has a route and every card route is here)."""
 
 from __future__ import annotations

@@ -101,3 +101,37 @@ def card_browser(request):
         pytest.fail(str(exc))
     yield checker
     checker.close()
+
+
+@pytest.fixture
+async def in_process(tmp_path):
+    """The router and its handlers over a real store (the demo register in a fresh SQLite file), without HTTP or
+    botbuilder: `await in_process.ask("check 12 High St")` answers like the bot would, in personal chat."""
+    from types import SimpleNamespace
+
+    from bot.handlers import build_router
+    from bot.router import Request, parse_command
+    from register.demo import load_demo
+    from register.model import Actor
+    from register.outbox import Outbox
+    from register.service import Register
+    from storage.sqlite import SQLiteStore
+
+    store = await SQLiteStore.open(tmp_path / "register.db")
+    register = Register(store)
+    await load_demo(register, Actor("cli:test"))
+    await register.refresh()
+    outbox = Outbox(store, register.clock)
+    router = build_router(register, outbox)
+
+    async def ask(text: str, actor: Actor = Actor("29:staff", "aad-staff", "Sam Staff"),
+                  conversation_type: str = "personal"):
+        command = parse_command(text)
+        return await router.dispatch(Request(actor, conversation_type, "tenant", command.verb, command.args))
+
+    async def click(verb: str, data: dict, actor: Actor = Actor("29:staff", "aad-staff", "Sam Staff")):
+        return await router.dispatch(Request(actor, "personal", "tenant", verb, data=data, via="execute"),
+                                     card=True)
+
+    yield SimpleNamespace(router=router, register=register, store=store, outbox=outbox, ask=ask, click=click)
+    await store.close()
