@@ -124,12 +124,13 @@ async def in_process(tmp_path):
     outbox = Outbox(store, register.clock)
     router = build_router(register, outbox)
 
-    async def ask(text: str, actor: Actor = Actor("29:staff", "aad-staff", "Sam Staff"),
-                  conversation_type: str = "personal"):
+    staff = Actor("29:staff", "aad-staff", "Sam Staff")
+
+    async def ask(text: str, actor: Actor = staff, conversation_type: str = "personal"):
         command = parse_command(text)
         return await router.dispatch(Request(actor, conversation_type, "tenant", command.verb, command.args))
 
-    async def click(verb: str, data: dict, actor: Actor = Actor("29:staff", "aad-staff", "Sam Staff")):
+    async def click(verb: str, data: dict, actor: Actor = staff):
         return await router.dispatch(Request(actor, "personal", "tenant", verb, data=data, via="execute"),
                                      card=True)
 
