@@ -102,7 +102,7 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
         return await run_check(request, query if isinstance(query, str) else "")
 
     @router.command("audit", role=Role.ADMINISTRATOR, summary="who looked at or changed an entry",
-                    usage="audit MCR-2026-0001")
+                    usage="audit <reference>")
     async def audit(request: Request) -> Reply:
         ref = request.args.strip().upper()
         if not REF_PATTERN.match(ref):
@@ -111,7 +111,7 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
         return Reply(card=audit_card(ref, records))
 
     @router.command("lift", role=Role.APPROVER, summary="lift an active entry, with the reason",
-                    usage="lift MCR-2026-0001 moved away")
+                    usage="lift <reference> <reason>")
     async def lift(request: Request) -> Reply:
         ref, _, reason = request.args.strip().partition(" ")
         ref = ref.upper()
@@ -372,7 +372,7 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
         return Reply(card=error_card(messages.REVIEW_REFUSAL.get(outcome.reason, messages.NOT_ALLOWED)))
 
     @router.command("entry", role=Role.APPROVER, summary="an entry, its dates and its history",
-                    usage="entry MCR-2026-0001")
+                    usage="entry <reference>")
     async def entry(request: Request) -> Reply:
         ref = entry_ref(request.args)
         if not REF_PATTERN.match(ref):
@@ -385,7 +385,7 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
         return Reply(card=review_cards.entry_card(saved.value))
 
     @router.command("notified", role=Role.APPROVER, summary="record when the customer was told in writing",
-                    usage="notified MCR-2026-0001 2026-12-01")
+                    usage="notified <reference> <YYYY-MM-DD>")
     async def notified(request: Request) -> Reply:
         parts = request.args.split()
         ref = parts[0].upper() if parts else ""
@@ -401,7 +401,7 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
         return Reply(card=error_card(messages.notified(ref, day)))
 
     @router.command("appeal", role=Role.ADMINISTRATOR, summary="record a customer's appeal against an entry",
-                    usage="appeal MCR-2026-0001 2026-12-01 the grounds")
+                    usage="appeal <reference> <YYYY-MM-DD received> <grounds>")
     async def appeal(request: Request) -> Reply:
         parts = request.args.strip().split(" ", 2)
         ref = parts[0].upper() if parts else ""
