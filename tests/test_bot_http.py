@@ -102,10 +102,9 @@ async def test_help_and_unknown_verbs_get_the_help_card(bot, connector, teams):
 
 async def test_help_lists_the_routers_commands_that_the_asker_may_use(bot, connector, teams, register):
     from bot.app import BOT
+    from cards.text import plain
     from register.model import Actor
     from register.permissions import Role
-
-    from cards.text import plain
 
     def shown(usage: str, card: str) -> bool:  # as the card holds it: markdown-escaped, inside JSON
         return json.dumps(plain(usage, 100))[1:-1] in card
