@@ -706,8 +706,9 @@ class FastConversationsOperations(ConversationsOperations):
         return (self.transport is not None and not custom_headers and not raw and not operation_config
                 and not self.config.enable_http_logger)
 
-    async def reply_to_activity(self, conversation_id, activity_id, activity, *, custom_headers=None, raw=False,
-                                **operation_config):  # noqa: ANN001 - the SDK's signature
+    async def reply_to_activity(self, conversation_id: str, activity_id: str, activity: Activity, *,
+                                custom_headers: dict[str, str] | None = None, raw: bool = False,
+                                **operation_config: Any) -> Any:
         if not self._direct(custom_headers, raw, operation_config):
             return await super().reply_to_activity(conversation_id, activity_id, activity,
                                                    custom_headers=custom_headers, raw=raw, **operation_config)
@@ -719,8 +720,9 @@ class FastConversationsOperations(ConversationsOperations):
                    "x-ms-conversation-id": conversation_id}
         return await self._post(url, headers, self._serialize.body(activity, "Activity"))
 
-    async def send_to_conversation(self, conversation_id, activity, *, custom_headers=None, raw=False,
-                                   **operation_config):  # noqa: ANN001 - the SDK's signature
+    async def send_to_conversation(self, conversation_id: str, activity: Activity, *,
+                                   custom_headers: dict[str, str] | None = None, raw: bool = False,
+                                   **operation_config: Any) -> Any:
         if not self._direct(custom_headers, raw, operation_config):
             return await super().send_to_conversation(conversation_id, activity, custom_headers=custom_headers,
                                                       raw=raw, **operation_config)

@@ -42,7 +42,7 @@ def demo_entries(today: date) -> list[Entry]:
     def ago(days: int) -> date:
         return today - timedelta(days=days)
 
-    P, H, PH = Subject.PERSON, Subject.PROPERTY, Subject.PERSON_AND_PROPERTY
+    P, H, PH = Subject.PERSON, Subject.PROPERTY, Subject.PERSON_AND_PROPERTY  # noqa: N806 - short, for the table
     active, pending = Status.ACTIVE, Status.PENDING
     housing = "Housing Services team leader, 01257 515151"
     return [
