@@ -36,8 +36,10 @@ BENCH_ARGS ?= --repeat 3
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# ruff, then mypy over the packages listed in pyproject.toml (strict on register/ and cards/)
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) node_modules data .pytest_cache

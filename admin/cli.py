@@ -292,8 +292,8 @@ async def _sar(register: Register, args: argparse.Namespace) -> int:
 
 async def _roles(register: Register, args: argparse.Namespace) -> int:
     if args.action == "list":
-        for user, role in sorted(register.roles.users.items()):
-            print(f"{user}\t{role.name.lower()}")
+        for user, granted in sorted(register.roles.users.items()):
+            print(f"{user}\t{granted.name.lower()}")
         for user in sorted(register.roles.bootstrap_admins):
             print(f"{user}\tadministrator (REGISTER_ADMINS)")
         return 0

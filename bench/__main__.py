@@ -147,8 +147,8 @@ def run_lookup(args: argparse.Namespace, report: dict[str, Any]) -> None:
     sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
     print(f"lookup: sizes {sizes} ...", flush=True)
     try:
-        report["lookup"] = lookup.run(sizes=sizes, **({"time_budget_s": 3.0, "max_queries": 2000} if args.quick
-                                                      else {}))
+        report["lookup"] = (lookup.run(sizes=sizes, time_budget_s=3.0, max_queries=2000) if args.quick
+                            else lookup.run(sizes=sizes))
     except Exception as exc:  # noqa: BLE001
         report["lookup"] = {"error": f"{exc.__class__.__name__}: {exc}"}
 

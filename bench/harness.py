@@ -168,7 +168,7 @@ def e2e_target(name: str, module_args: list[str], *, count: int, warmup: int, te
         profiler = Profiler(proc.pid, max_seconds, profile.with_suffix(".raw"), gil) if profile else None
         result = run_loadgen(port, proc.pid, count, warmup, texts, concurrency=concurrency,
                              max_seconds=max_seconds, users=users)
-        if profiler is not None:
+        if profiler is not None and profile is not None:
             summary = profiler.finish()
             if summary:
                 profile.write_text(summary + "\n")

@@ -160,7 +160,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     post_latencies: list[float] = []
     errors: dict[str, int] = {}
     next_index = 0
-    phase = {"timed_start": None, "cpu_start": None}
+    phase: dict[str, Any] = {"timed_start": None, "cpu_start": None}
 
     def error(kind: str) -> None:
         errors[kind] = errors.get(kind, 0) + 1

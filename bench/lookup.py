@@ -24,6 +24,7 @@ import tracemalloc
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from register.address import split_paon
 from register.matching import RegisterIndex
@@ -234,7 +235,7 @@ def run(
     gc_freeze: bool = False,
 ) -> dict:
     """Benchmark each size; the results as a dict (what `make bench` writes to bench/results.json)."""
-    results = {
+    results: dict[str, Any] = {
         "python": platform.python_version(),
         "machine": platform.machine(),
         "processor": platform.processor() or platform.machine(),

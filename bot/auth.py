@@ -93,6 +93,9 @@ class _OffLoopOpenIdMetadata(_sdk_jwt._OpenIdMetadata):
     moved off the event loop. The SDK decides *when* to refresh (keys older than a day; an unknown key id,
     at most hourly); this decides *how*."""
 
+    keys: list[dict[str, Any]]  # the SDK's attributes, set by its __init__
+    last_updated: datetime
+
     def __init__(self, url: str):
         super().__init__(url)
         self._lock = threading.Lock()
@@ -105,7 +108,7 @@ class _OffLoopOpenIdMetadata(_sdk_jwt._OpenIdMetadata):
         future = _fetcher().submit(self._fetch, self.last_updated)
         try:
             await asyncio.wait_for(asyncio.wrap_future(future), KEY_WAIT_SECONDS)
-        except Exception:  # timeout or fetch failure: fall back to recent keys, if any
+        except Exception:  # noqa: BLE001 - timeout or fetch failure: fall back to recent keys, if any
             self._keep_stale_or_fail()
 
     def _keep_stale_or_fail(self) -> None:
@@ -238,7 +241,7 @@ def _precheck(auth_header: str, activity: Activity, channel_ids: frozenset[str])
 
 def _postcheck(result: AuthenticateRequestResult | None, activity: Activity) -> AuthenticateRequestResult:
     identity = result.claims_identity if result is not None else None
-    if identity is None or not identity.is_authenticated:
+    if result is None or identity is None or not identity.is_authenticated:
         raise _Refused("no identity")
     if identity.authentication_type == _ANONYMOUS:
         raise _Refused("anonymous identity for a request that carried a token")
@@ -275,7 +278,7 @@ async def authenticate(
         anonymous = await bfa.authenticate_request(activity, None)
     except PermissionError:
         anonymous = None
-    except Exception as exc:  # every failure is a refusal
+    except Exception as exc:  # noqa: BLE001 - every failure is a refusal
         _refuse(f"anonymous request not accepted ({exc.__class__.__name__})")
         return None
     if anonymous is not None:
@@ -291,7 +294,7 @@ async def authenticate(
     try:
         _precheck(auth_header, activity, frozenset(channel_ids))
         return _postcheck(await bfa.authenticate_request(activity, auth_header), activity)
-    except Exception as exc:  # every failure is a refusal, logged by kind only
+    except Exception as exc:  # noqa: BLE001 - every failure is a refusal, logged by kind only
         _refuse(_kind_of(exc))
         return None
 
@@ -358,7 +361,7 @@ async def process_authenticated(
     bfa = bfa or adapter.bot_framework_authentication
     try:
         activity = parse_activity(activity_dict)
-    except Exception:  # msrest raises several kinds of error for a wrongly-typed body
+    except Exception:  # noqa: BLE001 - msrest raises several kinds of error for a wrongly-typed body
         return web.json_response({"error": "the body is not an activity"}, status=400)
     if not activity.type:
         return web.json_response({"error": "the activity has no type"}, status=400)

@@ -200,6 +200,8 @@ def wire_url(url: str) -> URL:
 class _PooledResponse(AsyncClientResponse):
     """An msrest response over an aiohttp response whose body has been read."""
 
+    context: dict[str, Any]  # set by FastConversationsOperations._post, read by msrest's Deserializer
+
     def __init__(self, request: ClientRequest, response: aiohttp.ClientResponse, body: bytes):
         headers = CIMultiDict(response.headers)
         super().__init__(request, ResponseSnapshot(str(response.url), response.status, response.reason, headers,
@@ -213,7 +215,7 @@ class _PooledResponse(AsyncClientResponse):
         return self._body
 
     def raise_for_status(self) -> None:
-        if self.status_code >= 400:
+        if (self.status_code or 0) >= 400:  # always set, from aiohttp's status; msrest declares it Optional
             raise ClientRequestError(f"Received status code {self.status_code}")
 
     def stream_download(self, chunk_size=None, callback=None):  # noqa: ANN001 - msrest's signature
@@ -311,6 +313,7 @@ class BearerPolicy(AsyncHTTPPolicy):
             request.http_request.headers["Authorization"] = header
         else:
             request.http_request.headers.pop("Authorization", None)
+        assert self.next is not None  # the pipeline links its policies before it sends
         response = await self.next.send(request, **kwargs)
         if response.http_response.status_code == 401:
             self.reset()
@@ -370,32 +373,32 @@ def is_plain_json(value: Any) -> bool:
 _PLANS: dict[type, tuple[tuple[str, str | None, str], ...] | None] = {}
 
 
-def _model_plan(cls: type) -> tuple[tuple[str, str | None, str], ...] | None:
+def _model_plan(cls: type[Model]) -> tuple[tuple[str, str | None, str], ...] | None:
     """(attribute, JSON key or None for additional_properties, msrest type) for each attribute msrest would
     write, in msrest's order; None for a model msrest must handle itself (XML, flattened or read-only keys)."""
     try:
         return _PLANS[cls]
     except KeyError:
         pass
-    plan: list[tuple[str, str | None, str]] | None = []
+    plan: list[tuple[str, str | None, str]] = []
     try:
         if cls.is_xml_model():
-            plan = None
-        else:
-            for attr, desc in cls._attribute_map.items():
-                if (getattr(cls, "_validation", None) or {}).get(attr, {}).get("readonly", False):
-                    raise ValueError("read-only attribute")
-                if attr == "additional_properties" and desc["key"] == "":
-                    plan.append((attr, None, desc["type"]))
-                    continue
-                keys, _ = full_restapi_key_transformer(attr, dict(desc), None)
-                keys = keys if isinstance(keys, list) else [keys]
-                if len(keys) != 1:
-                    raise ValueError("flattened key")
-                plan.append((attr, keys[0], desc["type"]))
+            raise ValueError("XML model")
+        for attr, desc in cls._attribute_map.items():
+            if (getattr(cls, "_validation", None) or {}).get(attr, {}).get("readonly", False):
+                raise ValueError("read-only attribute")
+            if attr == "additional_properties" and desc["key"] == "":
+                plan.append((attr, None, desc["type"]))
+                continue
+            keys, _ = full_restapi_key_transformer(attr, dict(desc), None)
+            keys = keys if isinstance(keys, list) else [keys]
+            if len(keys) != 1:
+                raise ValueError("flattened key")
+            plan.append((attr, keys[0], desc["type"]))
     except (AttributeError, KeyError, TypeError, ValueError):
-        plan = None
-    _PLANS[cls] = tuple(plan) if plan is not None else None
+        _PLANS[cls] = None
+    else:
+        _PLANS[cls] = tuple(plan)
     return _PLANS[cls]
 
 
@@ -451,17 +454,17 @@ def _model_attrs(cls: type, dependencies: dict[str, Any]) -> tuple[tuple[str, ty
         return _MODEL_ATTRS[cls]
     except KeyError:
         pass
-    out: list[tuple[str, type, bool]] | None = []
+    out: list[tuple[str, type, bool]] = []
     for attr, desc in getattr(cls, "_attribute_map", {}).items():
         kind = desc["type"]
         inner = dependencies.get(kind.strip("[]{}"))
         if not (isinstance(inner, type) and issubclass(inner, Model)):
             continue
         if kind.startswith("{") or kind.startswith("[["):
-            out = None
-            break
+            _MODEL_ATTRS[cls] = None
+            return None
         out.append((attr, inner, kind.startswith("[")))
-    _MODEL_ATTRS[cls] = tuple(out) if out is not None else None
+    _MODEL_ATTRS[cls] = tuple(out)
     return _MODEL_ATTRS[cls]
 
 
@@ -537,7 +540,7 @@ class FastSerializer(Serializer):
 _READ_PLANS: dict[type, tuple[tuple[tuple[str, str, str], ...], frozenset[str] | None] | None] = {}
 
 
-def _read_plan(cls: type) -> tuple[tuple[tuple[str, str, str], ...], frozenset[str] | None] | None:
+def _read_plan(cls: type[Model]) -> tuple[tuple[tuple[str, str, str], ...], frozenset[str] | None] | None:
     """((attribute, JSON key, msrest type), ...) and the keys msrest knows (for additional_properties: None when
     the model declares a real `additional_properties`), or None when msrest must handle the model itself
     (flattened or escaped keys, polymorphic models)."""
@@ -703,8 +706,9 @@ class FastConversationsOperations(ConversationsOperations):
         return (self.transport is not None and not custom_headers and not raw and not operation_config
                 and not self.config.enable_http_logger)
 
-    async def reply_to_activity(self, conversation_id, activity_id, activity, *, custom_headers=None, raw=False,
-                                **operation_config):  # noqa: ANN001 - the SDK's signature
+    async def reply_to_activity(self, conversation_id: str, activity_id: str, activity: Activity, *,
+                                custom_headers: dict[str, str] | None = None, raw: bool = False,
+                                **operation_config: Any) -> Any:
         if not self._direct(custom_headers, raw, operation_config):
             return await super().reply_to_activity(conversation_id, activity_id, activity,
                                                    custom_headers=custom_headers, raw=raw, **operation_config)
@@ -716,8 +720,9 @@ class FastConversationsOperations(ConversationsOperations):
                    "x-ms-conversation-id": conversation_id}
         return await self._post(url, headers, self._serialize.body(activity, "Activity"))
 
-    async def send_to_conversation(self, conversation_id, activity, *, custom_headers=None, raw=False,
-                                   **operation_config):  # noqa: ANN001 - the SDK's signature
+    async def send_to_conversation(self, conversation_id: str, activity: Activity, *,
+                                   custom_headers: dict[str, str] | None = None, raw: bool = False,
+                                   **operation_config: Any) -> Any:
         if not self._direct(custom_headers, raw, operation_config):
             return await super().send_to_conversation(conversation_id, activity, custom_headers=custom_headers,
                                                       raw=raw, **operation_config)
@@ -760,11 +765,11 @@ class FastConversationsOperations(ConversationsOperations):
             # the usual answer, {"id": "..."}: what msrest's RawDeserializer and Deserializer make of it, without
             # building msrest's request and response objects (a body orjson refuses, a BOM say, takes that path)
             try:
-                data = orjson.loads(content) if content else None
+                answer = orjson.loads(content) if content else None
             except orjson.JSONDecodeError:
                 pass
             else:
-                return self._deserialize("ResourceResponse", data)
+                return self._deserialize("ResourceResponse", answer)
         response = _PooledResponse(ClientRequest("POST", url, headers), resp, content)
         if response.status_code == 401 and bearer is not None:
             bearer.reset()
@@ -776,9 +781,11 @@ class FastConversationsOperations(ConversationsOperations):
         return self._deserialize("ResourceResponse", response)
 
 
-# the generated code reads its URL template from the method (`self.reply_to_activity.metadata`)
-FastConversationsOperations.reply_to_activity.metadata = ConversationsOperations.reply_to_activity.metadata
-FastConversationsOperations.send_to_conversation.metadata = ConversationsOperations.send_to_conversation.metadata
+# the generated code reads its URL template from the method (`self.reply_to_activity.metadata`): a function
+# attribute, written through __dict__ because a typed function declares no such attribute
+FastConversationsOperations.reply_to_activity.__dict__["metadata"] = ConversationsOperations.reply_to_activity.metadata
+FastConversationsOperations.send_to_conversation.__dict__["metadata"] = (
+    ConversationsOperations.send_to_conversation.metadata)
 
 
 class FastConnectorClient(ConnectorClient):
@@ -821,7 +828,7 @@ class _ReusingConnectorFactory(ConnectorFactory):
         self._inner = inner
         self._app_id = app_id
 
-    async def create(self, service_url: str, audience: str = None) -> ConnectorClient:  # noqa: RUF013 - SDK's
+    async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
         return await self._owner.connector_client(self._inner, self._app_id, service_url, audience)
 
 

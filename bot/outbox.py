@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -96,7 +97,7 @@ class OutboxWorker:
             message = replace(message, card=card, text=text, template="")
         if message.kind == "update":
             for copy in await self.outbox.copies(message.track):
-                await self._continue(copy.reference, lambda tc, copy=copy: self._update(tc, copy, message))
+                await self._continue(copy.reference, functools.partial(self._update, copy=copy, message=message))
             return None
         saved = await self.store.get_conversation_ref(f"aad:{message.to.lower()}")
         if saved is None:

@@ -72,9 +72,14 @@ def conversation_type(activity: Activity) -> str:
     return SHARED
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object where the channel should have sent one, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def tenant_of(activity: Activity) -> str:
-    channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-    tenant = channel_data.get("tenant") if isinstance(channel_data.get("tenant"), dict) else {}
+    channel_data = _object(activity.channel_data)
+    tenant = _object(channel_data.get("tenant"))
     conv_tenant = activity.conversation.tenant_id if activity.conversation else None
     return str(tenant.get("id") or conv_tenant or "")
 
@@ -156,9 +161,9 @@ class RegisterBot(ActivityHandler):
             # Bot Framework's answer to an invoke a bot does not implement. Not the SDK's handler: for some names
             # (signin/tokenExchange) it calls a method ActivityHandler does not have, and the turn fails.
             return InvokeResponse(status=HTTPStatus.NOT_IMPLEMENTED)
-        value = activity.value if isinstance(activity.value, dict) else {}
-        action = value.get("action") if isinstance(value.get("action"), dict) else {}
-        data = action.get("data") if isinstance(action.get("data"), dict) else {}
+        value = _object(activity.value)
+        action = _object(value.get("action"))
+        data = _object(action.get("data"))
         via = "refresh" if value.get("trigger") == "automatic" else "execute"
         request = self._request(activity, str(action.get("verb") or data.get("verb") or ""), data=data, via=via,
                                 card_id=str(activity.reply_to_id or ""))

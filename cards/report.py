@@ -168,7 +168,7 @@ def my_reports_card(incidents: list[Incident]) -> dict[str, Any]:
 
 def address_notice(address_read: str, known_here: tuple[str, ...]) -> str:
     """Shown on the step after the address: how the register read it, and what it already holds there."""
-    notice = m.report_address_read(plain(address_read, 200))
+    notice: str = m.report_address_read(plain(address_read, 200))
     if known_here:
         notice += " " + m.report_known_here(plain(", ".join(known_here), 200))
     return notice

@@ -718,10 +718,10 @@ def parse_address(text: str, postcode: str = "", town: str = "", locality: str =
                 name_toks.append(t)
         # '2 Bourne Cottages, The Street, Bishopsbourne', '12 The Oaks, The Street': a numbered house of a named row
         # or building, then plainly a street (Price Paid: SAON 2, PAON BOURNE COTTAGES); the number is the row's
-        segs = sorted({t.seg for t in post})
-        if not pre and not units and len(segs) >= 2:
-            first = [t for t in post if t.seg == segs[0]]
-            second = [t for t in post if t.seg == segs[1]]
+        seg_ids = sorted({t.seg for t in post})
+        if not pre and not units and len(seg_ids) >= 2:
+            first = [t for t in post if t.seg == seg_ids[0]]
+            second = [t for t in post if t.seg == seg_ids[1]]
             if (
                 len(first) >= 2
                 and not _plainly_a_street([t.value for t in first])
@@ -731,7 +731,7 @@ def parse_address(text: str, postcode: str = "", town: str = "", locality: str =
                 extra_units.append(Unit(1, _unit_id(rest[anchor]), rest[anchor].value))
                 number = ""
                 name_toks = [t for t in first if t.value != "THE"] or first
-                post = [t for t in post if t.seg != segs[0]]
+                post = [t for t in post if t.seg != seg_ids[0]]
     else:
         number = ""
         pre, post = [], rest

@@ -259,7 +259,7 @@ class Approvals:
         restrictions = [Restriction(r) for r in decision.restrictions]
         event = {"at": decision.at.isoformat(), "by": decision.by.aad_object_id or decision.by.user_id,
                  "event": "amended" if current else "created", "detail": incident.ref}
-        notified = {"notified_on": None, "notification_withheld": "" if decision.notify else decision.withheld_reason}
+        withheld = "" if decision.notify else decision.withheld_reason
         contact = ", ".join(p for p in (incident.approver_name or decision.by.name, incident.service_area) if p)
         if current is not None:
             return replace(current, restrictions=restrictions, guidance=decision.guidance or current.guidance,
@@ -267,7 +267,7 @@ class Approvals:
                            expires_on=add_months(decided_on, EXPIRY_MONTHS),
                            incident_refs=[*current.incident_refs, incident.ref], updated_at=decision.at,
                            owner_id=(decision.by.aad_object_id or current.owner_id).lower(),
-                           history=[*current.history, event], **notified)
+                           history=[*current.history, event], notified_on=None, notification_withheld=withheld)
         address = incident.address
         name = incident.person_name
         subject = Subject.PERSON_AND_PROPERTY if address and name else Subject.PERSON if name else Subject.PROPERTY
@@ -277,7 +277,7 @@ class Approvals:
                      contact=contact, decided_on=decided_on, review_on=decision.review_on,
                      expires_on=add_months(decided_on, EXPIRY_MONTHS), incident_refs=[incident.ref],
                      updated_at=decision.at, owner_id=(decision.by.aad_object_id or "").lower(),
-                     history=[event], **notified)
+                     history=[event], notified_on=None, notification_withheld=withheld)
 
     # -- what the approver sees beside the incident ---------------------------------------------------------
 

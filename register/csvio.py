@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from enum import Enum
+from typing import TypeVar
 
 from register.address import parse_address
 from register.model import REF_PATTERN, Entry, Restriction, Status, Subject
@@ -88,14 +90,18 @@ def unguard_cell(value: str) -> str:
     return value[1:] if value.startswith("'") and _needs_guard(value[1:]) else value
 
 
-def _field(row: dict, name: str) -> str:
+_Row = Mapping[str, str | None]  # a csv.DictReader row: a short row has None for its missing cells
+_E = TypeVar("_E", bound=Enum)
+
+
+def _field(row: _Row, name: str) -> str:
     value = unguard_cell((row.get(name) or "").strip())
     if len(value) > MAX_FIELD:
         raise ValueError(f"{name} is longer than {MAX_FIELD} characters")
     return value
 
 
-def _date(row: dict, name: str) -> date | None:
+def _date(row: _Row, name: str) -> date | None:
     value = _field(row, name)
     if not value:
         return None
@@ -105,7 +111,7 @@ def _date(row: dict, name: str) -> date | None:
         raise ValueError(f"{name} '{value}' is not a date in the form YYYY-MM-DD") from None
 
 
-def _choice(enum: type, row: dict, name: str):
+def _choice(enum: type[_E], row: _Row, name: str) -> _E:
     value = _field(row, name).lower()
     try:
         return enum(value)
@@ -114,7 +120,7 @@ def _choice(enum: type, row: dict, name: str):
         raise ValueError(f"{name} '{value}' is not one of {allowed}") from None
 
 
-def _entry_from_row(row: dict) -> Entry:
+def _entry_from_row(row: _Row) -> Entry:
     ref = _field(row, "ref").upper()
     if not REF_PATTERN.match(ref):
         raise ValueError(f"ref '{ref}' is not a reference like MCR-2026-0007")

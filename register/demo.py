@@ -39,8 +39,10 @@ def _entry(ref: str, subject: Subject, status: Status, address: str, postcode: s
 
 
 def demo_entries(today: date) -> list[Entry]:
-    ago = lambda days: today - timedelta(days=days)  # noqa: E731
-    P, H, PH = Subject.PERSON, Subject.PROPERTY, Subject.PERSON_AND_PROPERTY
+    def ago(days: int) -> date:
+        return today - timedelta(days=days)
+
+    P, H, PH = Subject.PERSON, Subject.PROPERTY, Subject.PERSON_AND_PROPERTY  # noqa: N806 - short, for the table
     active, pending = Status.ACTIVE, Status.PENDING
     housing = "Housing Services team leader, 01257 515151"
     return [

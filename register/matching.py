@@ -86,6 +86,8 @@ _SAME, _COVERED, _BUILDING = 3, 2, 1
 
 _PERSON_TITLES = frozenset("MR MRS MS MISS MX DR PROF REV SIR DAME LADY LORD".split())
 _MAX_RANGE = 30  # a number range wider than this is indexed by its ends only
+# an index table: key -> doc id, or a set of doc ids when several share the key (keys differ by table)
+_Table = dict[Any, int | set[int]]
 # words that make a different town of the next one: NEW MALDEN is not MALDON, NORTH SHIELDS is not SOUTH SHIELDS
 _TOWN_MODIFIERS = frozenset(
     "NEW OLD NORTH SOUTH EAST WEST GREAT LITTLE UPPER LOWER HIGH LONG NETHER MIDDLE KINGS KINGSTON MARKET CHIPPING "
@@ -257,8 +259,9 @@ class _Doc:
     place_words: frozenset[str] = frozenset()
     locality: str = ""
     town: str = ""
-    bkey: tuple = ()
-    sig: tuple = ()  # everything _verify reads except the flat path: docs with equal sig differ only in the flat
+    bkey: tuple[object, ...] = ()
+    # everything _verify reads except the flat path: docs with equal sig differ only in the flat
+    sig: tuple[object, ...] = ()
     named_path: bool = False  # a named sub-building ('THE GRANARY'): always compared in full
     persons: tuple[tuple[str, ...], ...] = ()
     person_key: str = ""
@@ -356,7 +359,7 @@ def _build_doc(
     d.anchors = intern(d.keywords | d.place_words | set(d.joins))
     d.locality = intern(" ".join(loc))
     d.town = intern(" ".join(town))
-    ident: tuple = ("n", d.lo, d.hi) if d.number else ("b", d.name)
+    ident: tuple[object, ...] = ("n", d.lo, d.hi) if d.number else ("b", d.name)
     d.bkey = intern((ident, d.street))
     d.sig = intern((d.pc, d.number, d.letter, d.name, d.street, d.places, d.heads))
     d.named_path = any(p.startswith("~") for p in d.path)
@@ -565,9 +568,9 @@ class RegisterIndex:
     def _intern(self, value: object) -> object:
         return self._pool.setdefault(value, value)
 
-    def _keys(self, d: _Doc) -> list[tuple[dict, object]]:
+    def _keys(self, d: _Doc) -> list[tuple[_Table, object]]:
         """Where a doc is filed (computed again on removal rather than stored with every doc)."""
-        keys: list[tuple[dict, object]] = []
+        keys: list[tuple[_Table, object]] = []
         if d.address is not None:
             if d.pc:
                 keys.append((self._by_pc, d.pc))
@@ -706,7 +709,7 @@ class RegisterIndex:
                     if c >= len(docs[i].keywords):
                         cand.add(i)
         hits = []
-        shared: dict[tuple, _Hit | None] = {}
+        shared: dict[tuple[object, ...], _Hit | None] = {}
         for i in cand:
             d = self._docs[i]
             if not d.state(today):
@@ -741,7 +744,8 @@ class RegisterIndex:
 
     def _group(self, hits: list[_Hit]) -> list[list[_Hit]]:
         """Hits by building: union of docs that are compatible (equal where both give a value)."""
-        buckets: dict[tuple, list[list[_Hit]]] = {}  # compatible docs share a building key: compare within it
+        # compatible docs share a building key: compare within it
+        buckets: dict[tuple[object, ...], list[list[_Hit]]] = {}
         for h in sorted(hits, key=lambda h: (-h.rel, -h.score, h.doc.id)):
             joined = [h]
             keep = []
@@ -756,7 +760,7 @@ class RegisterIndex:
     def _choices(self, groups: list[list[_Hit]], q: _Query) -> LookupResult:
         """AMBIGUOUS: one button per candidate property, the best five (built only for those five)."""
 
-        def order(g: list[_Hit]) -> tuple:
+        def order(g: list[_Hit]) -> tuple[object, ...]:
             h = max(g, key=lambda h: (h.rel, h.score, -h.doc.id))
             a = h.doc.address
             assert a is not None
@@ -854,7 +858,7 @@ class RegisterIndex:
         if not full:
             return _NONE
         # one person = one name at one address (two John Smiths at two addresses are two people)
-        people: dict[tuple, list[tuple[float, _Doc, str]]] = {}
+        people: dict[tuple[object, ...], list[tuple[float, _Doc, str]]] = {}
 
         def take(ids: Iterable[int], exact: bool) -> None:
             for i in sorted(ids):
@@ -908,7 +912,7 @@ class RegisterIndex:
 # precise comparison
 
 
-def _table_add(table: dict, key: object, doc_id: int) -> None:
+def _table_add(table: _Table, key: object, doc_id: int) -> None:
     cur = table.get(key)
     if cur is None:
         table[key] = doc_id
@@ -919,7 +923,7 @@ def _table_add(table: dict, key: object, doc_id: int) -> None:
         cur.add(doc_id)
 
 
-def _table_discard(table: dict, key: object, doc_id: int) -> None:
+def _table_discard(table: _Table, key: object, doc_id: int) -> None:
     cur = table.get(key)
     if cur is None:
         return
@@ -934,7 +938,7 @@ def _table_discard(table: dict, key: object, doc_id: int) -> None:
         del table[key]
 
 
-def _table_ids(table: dict, key: object) -> Iterable[int]:
+def _table_ids(table: _Table, key: object) -> Iterable[int]:
     cur = table.get(key)
     if cur is None:
         return ()
@@ -974,7 +978,7 @@ def _match(d: _Doc, addr: Address | None, score: float, pc_differs: bool = False
     )
 
 
-def _rank(m: Match) -> tuple:
+def _rank(m: Match) -> tuple[object, ...]:
     a = m.address
     where = (a.postcode, a.town, a.street, a.paon, a.saon) if a is not None else ()
     return (-m.score, where, m.ref)

@@ -97,7 +97,7 @@ class Address:
 
 def _tidy(text: str, postcode: str) -> str:
     """'2 BOURNE COTTAGES ,THE  STREET' -> '2 Bourne Cottages, The Street', then the postcode (written 'PR7 1AA')."""
-    from register.address import find_postcode  # the address rules import this module
+    from register.address import find_postcode  # noqa: PLC0415 - the address rules import this module
 
     found, rest = find_postcode(text)
     parts = [" ".join(_tidy_word(w) for w in p.split()) for p in rest.split(",")]

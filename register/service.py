@@ -78,7 +78,8 @@ def slide_window(body: dict[str, Any] | None, now_ms: int, limit: int,
     body = body or {}
     minute = now_ms // 60_000
     oldest = minute - window_minutes - 1  # buckets after this minute are in the window
-    raw = body.get("minutes") if isinstance(body.get("minutes"), list) else []
+    minutes = body.get("minutes")
+    raw = minutes if isinstance(minutes, list) else []
     buckets = {m: c for m, c in (pair for pair in raw if _is_bucket(pair)) if m > oldest}
     alerted = body.get("alerted")
     if sum(buckets.values()) < limit:

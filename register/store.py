@@ -154,7 +154,7 @@ class Store(Protocol):
         """Replace if `etag` is current; with etag None, create only (Conflict('exists') if it is there)."""
 
     # working documents: drafts, outbox items, reminder claims, idempotency keys (see `Document`)
-    async def get_document(self, kind: str, partition: str, id: str) -> Saved[Document] | None:
+    async def get_document(self, kind: str, partition: str, id: str) -> Saved[Document] | None:  # noqa: A002
         """The document, or None when it is missing or expired."""
 
     async def create_document(self, doc: Document) -> Saved[Document] | Conflict:
@@ -166,7 +166,7 @@ class Store(Protocol):
     async def query_documents(self, kind: str, partition: str) -> list[Saved[Document]]:
         """Every live document of that kind in that partition, in id order."""
 
-    async def delete_document(self, kind: str, partition: str, id: str) -> bool:
+    async def delete_document(self, kind: str, partition: str, id: str) -> bool:  # noqa: A002
         """Delete; True if a document was there (expired or not)."""
 
     async def purge_expired_documents(self) -> int:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -46,10 +47,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from azure.core import MatchConditions
+from azure.core.async_paging import AsyncPageIterator
 from azure.core.exceptions import (
     ClientAuthenticationError,
     ServiceRequestError,
@@ -660,7 +662,9 @@ class CosmosStore:
         # Page by page, each page its own bounded call (retries included): loading a large register at start-up
         # makes steady progress instead of racing one time budget, and a dead server still fails fast.
         async def page(token: str | None) -> tuple[list[dict[str, Any]], str | None]:
-            pager = container.query_items(sql, parameters=parameters, **options).by_page(token)
+            # by_page is annotated as a plain AsyncIterator; it returns a page iterator, which has the token
+            pager = cast(AsyncPageIterator[dict[str, Any]],
+                         container.query_items(sql, parameters=parameters, **options).by_page(token))
             try:
                 items = [dict(d) async for d in await pager.__anext__()]
             except StopAsyncIteration:
@@ -670,7 +674,7 @@ class CosmosStore:
         docs: list[dict[str, Any]] = []
         token: str | None = None
         while True:
-            items, token = await self._call(f"query {name}", lambda token=token: page(token))
+            items, token = await self._call(f"query {name}", functools.partial(page, token))
             docs.extend(items)
             if not token:
                 return docs

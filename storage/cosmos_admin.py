@@ -128,15 +128,16 @@ async def _ensure_container(db: DatabaseProxy, settings: CosmosSettings, base: s
     name = settings.container_name(base)
     policy = INDEXING_POLICIES[base]
     label = f"container '{name}' (partition key {PK_PATH})"
+    # TTL on with no default (-1): only documents that carry their own `ttl` expire; None leaves TTL off (the SDK
+    # sends no defaultTtl)
+    ttl = -1 if base in TTL_CONTAINERS else None
     proxy = db.get_container_client(name)
     current = await _read(f"read container {name}", proxy)
     if current is None:
         async def create() -> str:
             try:
-                # TTL on with no default (-1): only documents that carry their own `ttl` expire
-                ttl = {"default_ttl": -1} if base in TTL_CONTAINERS else {}
                 await db.create_container(
-                    name, partition_key=PartitionKey(path=PK_PATH), indexing_policy=policy, **ttl)
+                    name, partition_key=PartitionKey(path=PK_PATH), indexing_policy=policy, default_ttl=ttl)
                 return f"{label}: created"
             except CosmosHttpResponseError as exc:
                 if exc.status_code == 409:
@@ -157,9 +158,8 @@ async def _ensure_container(db: DatabaseProxy, settings: CosmosSettings, base: s
 
     async def update() -> str:
         try:
-            ttl = {"default_ttl": -1} if base in TTL_CONTAINERS else {}
-            await db.replace_container(proxy, partition_key=PartitionKey(path=PK_PATH), indexing_policy=policy,
-                                       **ttl)
+            await db.replace_container(
+                proxy, partition_key=PartitionKey(path=PK_PATH), indexing_policy=policy, default_ttl=ttl)
         except CosmosHttpResponseError as exc:
             _raise_if_refused(exc, f"updating the indexing policy of '{name}'")
             raise

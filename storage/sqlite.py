@@ -371,7 +371,8 @@ class SQLiteStore:
     ) -> list[AuditRecord]:
         def _list() -> list[AuditRecord]:
             sql = "SELECT a.body FROM audit a"
-            where, args = [], []
+            where: list[str] = []
+            args: list[str | int] = []
             if ref is not None:
                 sql += " JOIN audit_refs r ON r.audit_seq = a.seq"
                 where.append("r.ref = ?")

@@ -44,7 +44,7 @@ DAMAGED = {
 
 @pytest.mark.parametrize("kind", sorted(DAMAGED))
 @pytest.mark.parametrize("flags", [[], ["-O"]])
-def test_a_stored_document_missing_its_date_is_refused_even_under_python_O(kind, flags):
+def test_a_stored_document_missing_its_date_is_refused_even_under_python_O(kind, flags):  # noqa: N802 - `-O`
     import subprocess
     import sys
 

@@ -193,7 +193,7 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
 
 
 PR_SET_PDEATHSIG = 1
-_prctl = None
+_prctl: Callable[..., int] | None = None
 if sys.platform.startswith("linux"):
     with contextlib.suppress(OSError, TypeError, AttributeError):
         _prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
@@ -202,7 +202,8 @@ if sys.platform.startswith("linux"):
 def _die_with_parent() -> None:
     """Runs in the child between fork and exec: SIGTERM it when the thread that started it dies (Linux only),
     so a `make run` killed with SIGKILL leaves no orphans. Start children from a long-lived thread."""
-    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if _prctl is not None:  # it is only passed as preexec_fn when there is one
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 # -- one child process ---------------------------------------------------------------------------------------
