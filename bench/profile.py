@@ -21,7 +21,7 @@ BUCKETS: list[tuple[str, str]] = [
     ("store (sqlite audit, conversation refs)", r"storage/sqlite\.py|sqlite3"),
     ("JWT / auth", r"site-packages/jwt/|jwt_token_|connector/auth/"),
     ("msrest (de)serialisation", r"msrest/serialization\.py"),
-    ("outbound HTTP via aiohttp (pooled)", r"bot/connector\.py|aiohttp/client|aiohttp/connector"),
+    ("outbound HTTP via aiohttp (pooled)", r"bot/sdk/(connector|http)\.py|aiohttp/client|aiohttp/connector"),
     ("logging", r"/logging/"),
     ("aiohttp server", r"aiohttp/web_|aiohttp/http_|aiohttp/streams"),
     ("asyncio event loop", r"asyncio/"),

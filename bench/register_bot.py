@@ -8,7 +8,7 @@ by 200 * k (a named building gets `FLAT k`). Most entries are active; some are p
 written in one bulk transaction into SQLiteStore's own schema, then read back through SQLiteStore to check it.
 It is cached (bench/.cache) and copied for each run, since a run appends audit records.
 
-`--adapter`: `app` runs what bot.app.create_app builds (bot/connector.py's reusing adapter); `stock` swaps in the
+`--adapter`: `app` runs what bot.app.create_app builds (bot/sdk/connector.py's reusing adapter); `stock` swaps in the
 stock `CloudAdapter(ConfigurationBotFrameworkAuthentication(...))`, the "before" of the benchmark.
 """
 

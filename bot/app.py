@@ -18,10 +18,10 @@ from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botframework.connector.auth import ServiceClientCredentialsFactory
 
-from bot.auth import authenticate_caller, process_authenticated, unauthorized
-from bot.connector import build_adapter, close_adapter
 from bot.handlers import build_router
 from bot.outbox import OutboxWorker
+from bot.sdk.auth import authenticate_caller, process_authenticated, unauthorized
+from bot.sdk.connector import build_adapter, close_adapter
 from bot.settings import Settings, is_loopback
 from bot.teams import RegisterBot
 from cards import messages
@@ -195,7 +195,7 @@ def create_app(settings: Settings, store: Store | None = None, *,
         # over 100,000 entries took 130-160 ms, a pause every user would feel).
         gc.freeze()
         # The stock CloudAdapter over an authentication that reuses one connector client per service URL and
-        # sends replies through a pooled aiohttp session (bot/connector.py): the SDK's per-turn construction
+        # sends replies through a pooled aiohttp session (bot/sdk/): the SDK's per-turn construction
         # cost is the bulk of a stock bot's CPU (measured in bench/).
         adapter = build_adapter(settings, credentials_factory=credentials_factory)
         adapter.on_turn_error = _on_turn_error

@@ -20,7 +20,7 @@ from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.core.bot_adapter import BotAdapter
 from botbuilder.schema import ConversationReference
 
-from bot.connector import card_message
+from bot.sdk.serialise import card_message
 from register.outbox import Message, Outbox, SentCopy
 from register.store import Store, StoreUnavailable
 

@@ -26,8 +26,8 @@ from botbuilder.schema import (
 from botframework.connector import ConnectorClient
 from msrest.serialization import Model
 
-from bot.connector import card_message
 from bot.router import MAX_TEXT, Reply, Request, Router, parse_command
+from bot.sdk.serialise import card_message
 from cards import messages
 from cards.builders import error_card
 from register.model import Actor, ConversationRef

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.auth import FixedTokenCredentialFactory
+from bot.sdk.auth import FixedTokenCredentialFactory
 from bot.settings import Settings
 from tests.jwt_issuer import JwtIssuer
 from tests.teams import TENANT, start_bot

@@ -1,4 +1,4 @@
-"""Request authentication (bot/auth.py) against a local token service (tests/jwt_issuer.py).
+"""Request authentication (bot/sdk/auth.py) against a local token service (tests/jwt_issuer.py).
 
 Two layers: `authenticate` called directly, for every kind of bad token, under both the test configuration
 (TO_BOT_* keys pointing at the local issuer) and the production configuration (no overrides; the SDK's
@@ -28,8 +28,8 @@ from botbuilder.schema import Activity
 from botframework.connector.auth import AuthenticationConstants
 from botframework.connector.auth import jwt_token_extractor as sdk_jwt
 
-from bot import auth
-from bot.auth import (
+from bot.sdk import auth
+from bot.sdk.auth import (
     FixedTokenCredentialFactory,
     authenticate,
     process_authenticated,
@@ -233,7 +233,7 @@ def test_the_off_loop_key_refresh_is_installed():
 
 
 async def test_the_sdks_own_key_fetch_blocks_the_event_loop(issuer):
-    """Characterisation of the SDK's _OpenIdMetadata (the class bot.auth replaces): its refresh is a
+    """Characterisation of the SDK's _OpenIdMetadata (the class bot.sdk.auth replaces): its refresh is a
     blocking requests.get on the loop."""
     slow = fresh_issuer(issuer, delay=0.2)
     try:

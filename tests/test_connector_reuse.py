@@ -1,7 +1,7 @@
-"""bot/connector.py over real HTTP: the reused, pooled connector still delivers every kind of outbound call to the
-right URL with the right Authorization header, builds one client per serviceUrl (not one per turn), and keeps
-two serviceUrls apart. Inbound requests carry real RS256 channel tokens from a local issuer (tests/jwt_issuer.py),
-so the app id path is the production one. No timing assertions."""
+"""bot/sdk/ (connector, http, serialise) over real HTTP: the reused, pooled connector still delivers every kind
+of outbound call to the right URL with the right Authorization header, builds one client per serviceUrl (not one
+per turn), and keeps two serviceUrls apart. Inbound requests carry real RS256 channel tokens from a local issuer
+(tests/jwt_issuer.py), so the app id path is the production one. No timing assertions."""
 
 from __future__ import annotations
 
@@ -18,15 +18,9 @@ from botframework.connector.models import ErrorResponseException
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.auth import FixedTokenCredentialFactory
-from bot.connector import (
-    ReusingBotFrameworkAuthentication,
-    build_adapter,
-    card_message,
-    close_adapter,
-    is_plain_json,
-    json_bytes,
-)
+from bot.sdk.auth import FixedTokenCredentialFactory
+from bot.sdk.connector import ReusingBotFrameworkAuthentication, build_adapter, close_adapter
+from bot.sdk.serialise import card_message, is_plain_json, json_bytes
 from bot.settings import Settings
 from tests.jwt_issuer import JwtIssuer
 from tests.teams import ACTIVITIES as ACTIVITIES_DIR
@@ -259,7 +253,7 @@ async def test_requests_without_a_valid_token_are_still_refused(authenticated, i
     activity = ActivityFactory(connector.url).personal("hello")
     status, _ = await running.post(activity, headers={
         "Authorization": issuer.bearer(APP_ID, "http://127.0.0.1:1/elsewhere")})
-    assert status in (401, 403, 500)  # the stock adapter's answers; bot/auth.py turns them into 401
+    assert status in (401, 403, 500)  # the stock adapter's answers; bot/sdk/auth.py turns them into 401
     assert connector.sent == [] and bot.connectors == []
 
 
@@ -363,7 +357,7 @@ def test_the_fast_serialiser_writes_exactly_what_msrest_writes():
     from botframework.connector import models
     from msrest import Serializer
 
-    from bot.connector import FastSerializer
+    from bot.sdk.serialise import FastSerializer
 
     client_models = {k: v for k, v in models.__dict__.items() if isinstance(v, type)}
     stock, fast = Serializer(client_models), FastSerializer(client_models)
@@ -379,7 +373,7 @@ def test_the_fast_serialiser_writes_exactly_what_msrest_writes():
 
 
 def test_every_card_the_bot_sends_is_plain_json():
-    """CardAttachment content skips msrest's conversion (bot/connector.py): it must already be plain JSON."""
+    """CardAttachment content skips msrest's conversion (bot/sdk/serialise.py): it must already be plain JSON."""
     from tests.cardcheck.samples import sample_cards
 
     for name, card in sample_cards().items():
@@ -448,7 +442,8 @@ async def test_replies_are_the_same_requests_and_results_as_with_the_sdk_client(
     from botframework.connector.aio import ConnectorClient
     from botframework.connector.auth import MicrosoftAppCredentials
 
-    from bot.connector import FastConnectorClient, PooledHttp
+    from bot.sdk.connector import FastConnectorClient
+    from bot.sdk.http import PooledHttp
 
     teams_conversation = "19:abc@thread.tacv2;messageid=1700000000000"
     recorder.answers[("POST", "refused")] = (429, {"error": {"code": "TooManyRequests", "message": "slow"}},
@@ -532,7 +527,7 @@ def _inbound_corpus() -> list[dict]:
 
 
 def test_parse_activity_gives_the_same_activity_as_msrest():
-    from bot.connector import parse_activity
+    from bot.sdk.serialise import parse_activity
 
     corpus = _inbound_corpus()
     assert len(corpus) > 20
@@ -550,7 +545,7 @@ def test_parse_activity_gives_the_same_activity_as_msrest():
 def test_parse_activity_refuses_what_msrest_refuses():
     from msrest.exceptions import DeserializationError
 
-    from bot.connector import parse_activity
+    from bot.sdk.serialise import parse_activity
 
     base = json.loads((ACTIVITIES_DIR / "message-personal.json").read_text())
     for change in ({"timestamp": "not a date"}, {"from": "not an object"}, {"entities": {"not": "a list"}}):
@@ -567,7 +562,8 @@ def test_parse_activity_refuses_what_msrest_refuses():
 async def test_a_401_from_the_connector_makes_the_next_request_ask_for_a_token_again(recorder):
     from botbuilder.schema import ConversationAccount
 
-    from bot.connector import FastConnectorClient, PooledHttp
+    from bot.sdk.connector import FastConnectorClient
+    from bot.sdk.http import PooledHttp
 
     factory = CountingCredentialFactory(APP_ID, TOKEN)
     credentials = await factory.create_credentials(APP_ID, "https://api.botframework.com", "", True)
@@ -595,12 +591,12 @@ async def test_a_401_from_the_connector_makes_the_next_request_ask_for_a_token_a
        st.sampled_from(["Z", "+00:00", "-05:30", "+14:00", "-12:00", "z", "", "+0100"]),
        st.sampled_from([0, 1, 3, 6, 7]), st.booleans())
 def test_timestamps_are_read_as_msrest_reads_them(when, zone, digits, lower):
-    """The activity's timestamps take a shortcut (bot/connector.py _timestamp); for every form, the result (or the
+    """The activity's timestamps take a shortcut (bot/sdk/serialise.py _timestamp); for every form, the result (or the
     refusal) must be msrest's, down to the tzinfo isodate would give."""
     from msrest.exceptions import DeserializationError
     from msrest.serialization import Deserializer
 
-    from bot.connector import FastDeserializer
+    from bot.sdk.serialise import FastDeserializer
 
     fraction = f".{when.microsecond:06d}{when.microsecond % 10}"[: digits + 1] if digits else ""
     text = when.strftime("%Y-%m-%dT%H:%M:%S").rjust(19, "0") + fraction + zone
@@ -652,7 +648,7 @@ def test_reply_urls_are_the_ones_msrest_builds(base, conversation_id, activity_i
     from botframework.connector.aio.operations_async import ConversationsOperations
     from botframework.connector.auth import MicrosoftAppCredentials
 
-    from bot.connector import FastConnectorClient
+    from bot.sdk.connector import FastConnectorClient
 
     ops = FastConnectorClient(MicrosoftAppCredentials.empty(), base).conversations
     for operation, params in (

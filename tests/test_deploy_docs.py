@@ -56,6 +56,10 @@ def test_the_upgrade_note_classifies_every_file_of_bot():
     named = set(re.findall(r"`bot/(\w+\.py)`", note))
     files = {p.name for p in (ROOT / "bot").glob("*.py") if p.name != "__init__.py"}
     assert files == named, f"classify in docs/deploy.md, Upgrading: {sorted(files ^ named)}"
+    # the SDK replacements are one package, replaced as a whole: the note names it and every module in it
+    assert "`bot/sdk/`" in note
+    for module in (ROOT / "bot" / "sdk").glob("*.py"):
+        assert module.name == "__init__.py" or f"`{module.name}`" in note, module.name
     # the files the note says will not change import no SDK
     for name in ("router.py", "handlers.py"):
         source = (ROOT / "bot" / name).read_text()

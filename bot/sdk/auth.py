@@ -17,8 +17,8 @@ On top of the SDK's own checks, a request that carries a token must also:
 
 Blocking I/O: the SDK fetches the OpenID metadata and the signing keys with a blocking `requests.get` (no
 timeout) from inside the coroutine that validates the token: once a day per metadata URL, and again (at
-most hourly) when a token names an unknown key id. `install_off_loop_key_refresh` (called by `authenticate`
-the first time, or at start-up) replaces the SDK's per-URL metadata cache entry class with one that does
+most hourly) when a token names an unknown key id. `install_off_loop_key_refresh` (called once at start-up,
+when the adapter is built) replaces the SDK's per-URL metadata cache entry class with one that does
 that fetch on a small thread pool, with timeouts, one fetch at a time per URL, a short back-off after a
 failure, and the cached keys kept (for up to `MAX_STALE_KEYS`) when a daily refresh fails. Validation
 itself stays on the event loop (~0.3 ms of CPU, mostly PyJWT); the loop never waits on the network.
@@ -54,7 +54,7 @@ from botframework.connector.auth import (
 from botframework.connector.auth import jwt_token_extractor as _sdk_jwt
 from msrest.serialization import Model
 
-from bot.connector import parse_activity
+from bot.sdk.serialise import parse_activity
 
 log = logging.getLogger("register.auth")
 
@@ -141,8 +141,8 @@ class _OffLoopOpenIdMetadata(_sdk_jwt._OpenIdMetadata):
 
 
 def install_off_loop_key_refresh() -> None:
-    """Make the SDK fetch signing keys off the event loop. Idempotent and cheap once done; `authenticate`
-    calls it, and create_app may call it at start-up.
+    """Make the SDK fetch signing keys off the event loop. Idempotent; called once at start-up when the adapter
+    is built (bot/sdk/connector.py build_authentication), not lazily by the first request.
 
     Rebinds `botframework.connector.auth.jwt_token_extractor._OpenIdMetadata`, which
     `JwtTokenExtractor.get_open_id_metadata` instantiates once per metadata URL, and converts any entry
@@ -271,7 +271,6 @@ async def authenticate(
     - An app id configured: no header is a refusal; a header goes through pre-checks on the unverified
       token, the SDK's validation, then the extra checks described in the module docstring.
     """
-    install_off_loop_key_refresh()
     # Ask the SDK for the anonymous result first: it gives one only when authentication is disabled, and
     # otherwise raises PermissionError at once (no I/O either way).
     try:
