@@ -133,18 +133,21 @@ class Reviews:
             outcome = NotReviewed("not_allowed")
         else:
             changed, problems = self._apply(saved.value, actor, form)
-            if problems or changed is None:
-                outcome = NotReviewed("invalid", problems)
-            elif isinstance(await self.store.replace_entry(changed, saved.etag), Conflict):
-                outcome = NotReviewed("changed")
-            else:
-                self.register.index.put_entry(changed)
-                outcome = Reviewed(changed)
+            outcome = await self._save(changed, problems, saved.etag)
         action = str(form.get("action") or "")
         await self.register.audit(actor, "review" if isinstance(outcome, Reviewed) else "review_refused",
                                   query=ref, conversation_type=conversation_type,
                                   outcome=action if isinstance(outcome, Reviewed) else outcome.reason, refs=[ref])
         return outcome
+
+    async def _save(self, changed: Entry | None, problems: dict[str, str], etag: str) -> Reviewed | NotReviewed:
+        """Write a reviewed entry if the form held, etag-checked; the index follows at once."""
+        if problems or changed is None:
+            return NotReviewed("invalid", problems)
+        if isinstance(await self.store.replace_entry(changed, etag), Conflict):
+            return NotReviewed("changed")
+        self.register.index.put_entry(changed)
+        return Reviewed(changed)
 
     def _apply(self, entry: Entry, actor: Actor, form: dict[str, Any]) -> tuple[Entry | None, dict[str, str]]:
         today = self.register.today()
@@ -261,18 +264,13 @@ class Reviews:
                     last = changed.history[-1]
                     changed = replace(changed, history=[*changed.history[:-1],
                                                         {**last, "event": f"appeal: {last['event']}"}])
-            if problems or changed is None:
-                outcome = NotReviewed("invalid", problems)
-            elif isinstance(await self.store.replace_entry(changed, saved.etag), Conflict):
-                outcome = NotReviewed("changed")
-            else:
-                self.register.index.put_entry(changed)
+            outcome = await self._save(changed, problems, saved.etag)
+            if isinstance(outcome, Reviewed):
                 appeal_id, body = found
                 current = await self.store.get_document(APPEAL, ref, appeal_id)
                 if current is not None:
                     await self.store.replace_document(Document(APPEAL, ref, appeal_id, {
                         **body, "status": "decided", "outcome": action, "decided_by": actor_id}), current.etag)
-                outcome = Reviewed(changed)
         await self.register.audit(actor, "appeal_decision" if isinstance(outcome, Reviewed) else "appeal_refused",
                                   query=ref, conversation_type=conversation_type,
                                   outcome=str(form.get("action") or "") if isinstance(outcome, Reviewed)
