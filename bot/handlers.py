@@ -259,11 +259,9 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
         ref = incident_ref(request)
         outcome = await approvals.decide(ref, request.actor, request.data, reject=reject,
                                          conversation_type=request.conversation_type)
-        if isinstance(outcome, Decided):
+        if isinstance(outcome, Decided | AlreadyDecided):
+            # queued once by id: after a repeat (a second click, a retry after a crash) this completes the effects
             await after_decision(outcome.incident)
-            return Reply(card=approval_cards.decided_card(outcome.incident), track=f"approval:{ref}")
-        if isinstance(outcome, AlreadyDecided):
-            await after_decision(outcome.incident)  # queued once by id: a repeat after a crash completes it
             return Reply(card=approval_cards.decided_card(outcome.incident), track=f"approval:{ref}")
         if isinstance(outcome, Invalid):
             typed = {k: v for k, v in request.data.items() if isinstance(v, str)}
@@ -279,23 +277,24 @@ def build_router(register: Register, outbox: Outbox | None = None, wake: Callabl
     async def approval_reject(request: Request) -> Reply:
         return await decide(request, reject=True)
 
-    @router.action(verbs.APPROVAL_REFRESH)
-    async def approval_refresh(request: Request) -> Reply:
+    async def viewed(request: Request, *, track: bool) -> Reply:
+        """The approval card as this person may see it; looking is audited. `track`: the card it replaces becomes
+        a copy that the decision will update."""
         incident = await load(request)
         if incident is None:
             return Reply(card=error_card(messages.REFUSAL["missing"]))
         await register.audit(request.actor, "approval_view", query=incident.ref,
                              conversation_type=request.conversation_type, refs=[incident.ref])
-        return Reply(card=await approval_view(incident, request.actor))
+        return Reply(card=await approval_view(incident, request.actor),
+                     track=f"approval:{incident.ref}" if track else "")
+
+    @router.action(verbs.APPROVAL_REFRESH)
+    async def approval_refresh(request: Request) -> Reply:
+        return await viewed(request, track=False)
 
     @router.action(verbs.APPROVAL_OPEN, role=Role.APPROVER)
     async def approval_open(request: Request) -> Reply:
-        incident = await load(request)
-        if incident is None:
-            return Reply(card=error_card(messages.REFUSAL["missing"]))
-        await register.audit(request.actor, "approval_view", query=incident.ref,
-                             conversation_type=request.conversation_type, refs=[incident.ref])
-        return Reply(card=await approval_view(incident, request.actor), track=f"approval:{incident.ref}")
+        return await viewed(request, track=True)
 
     @router.action(verbs.APPROVAL_ASK)
     async def approval_ask(request: Request) -> Reply:

@@ -34,6 +34,7 @@ from register.model import (
     Restriction,
     Status,
     Subject,
+    history_event,
 )
 from register.permissions import Role, allows
 from register.store import Conflict, Saved
@@ -257,8 +258,7 @@ class Approvals:
     def _entry(self, incident: Incident, decision: Decision, current: Entry | None) -> Entry:
         decided_on = decision.at.date()
         restrictions = [Restriction(r) for r in decision.restrictions]
-        event = {"at": decision.at.isoformat(), "by": decision.by.aad_object_id or decision.by.user_id,
-                 "event": "amended" if current else "created", "detail": incident.ref}
+        event = history_event(decision.at, decision.by, "amended" if current else "created", incident.ref)
         withheld = "" if decision.notify else decision.withheld_reason
         contact = ", ".join(p for p in (incident.approver_name or decision.by.name, incident.service_area) if p)
         if current is not None:

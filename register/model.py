@@ -152,6 +152,11 @@ def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def history_event(at: datetime, actor: Actor, event: str, detail: str) -> dict[str, Any]:
+    """One line of an entry's history: when, who (Entra object id, else Teams id), what, and why or what to."""
+    return {"at": at.isoformat(), "by": actor.aad_object_id or actor.user_id, "event": event, "detail": detail}
+
+
 @dataclass(slots=True)
 class Entry:
     """A register entry: restrictions applied to a person, a property, or both."""

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from register.approvals import EXPIRY_MONTHS, REVIEW_MONTHS, add_months
-from register.model import Actor, Entry, Restriction, Status
+from register.model import Actor, Entry, Restriction, Status, history_event
 from register.outbox import Message, Outbox
 from register.permissions import Role, allows
 from register.store import Conflict, Document
@@ -186,8 +186,7 @@ class Reviews:
                        updated_at=now, history=[*entry.history, self._event(actor, "amended", reason)]), {}
 
     def _event(self, actor: Actor, event: str, detail: str) -> dict[str, Any]:
-        return {"at": self.register.clock().isoformat(), "by": actor.aad_object_id or actor.user_id,
-                "event": event, "detail": detail}
+        return history_event(self.register.clock(), actor, event, detail)
 
     # -- appeals: decided by someone other than the original approver -----------------------------------------
 

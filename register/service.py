@@ -13,7 +13,7 @@ from typing import Any
 
 from register.address import needs_more
 from register.matching import LookupResult, RegisterIndex
-from register.model import Actor, AuditRecord, Entry, Incident, Outcome, Status
+from register.model import Actor, AuditRecord, Entry, Incident, Outcome, Status, history_event
 from register.permissions import ROLES_SETTING, Role, RoleTable
 from register.store import Changes, Conflict, Saved, Store
 
@@ -199,10 +199,8 @@ class Register:
         elif saved.value.status is not Status.ACTIVE:
             outcome = NotLifted("not_active", saved.value.status.value)
         else:
-            event = {"at": self.clock().isoformat(), "by": actor.aad_object_id or actor.user_id, "event": "lifted",
-                     "detail": reason}
             entry = replace(saved.value, status=Status.LIFTED, updated_at=self.clock(),
-                            history=[*saved.value.history, event])
+                            history=[*saved.value.history, history_event(self.clock(), actor, "lifted", reason)])
             result = await self.store.replace_entry(entry, saved.etag)
             if isinstance(result, Conflict):
                 outcome = NotLifted("changed")
@@ -220,8 +218,7 @@ class Register:
             saved = await self.store.get_entry(ref)
             if saved is None:
                 return None
-            event = {"at": self.clock().isoformat(), "by": actor.aad_object_id or actor.user_id, "event": "notified",
-                     "detail": day.isoformat()}
+            event = history_event(self.clock(), actor, "notified", day.isoformat())
             entry = replace(saved.value, notified_on=day, notification_withheld="", updated_at=self.clock(),
                             history=[*saved.value.history, event])
             if not isinstance(await self.store.replace_entry(entry, saved.etag), Conflict):
